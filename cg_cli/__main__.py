@@ -1,0 +1,3 @@
+from cg_cli.cli import main
+
+raise SystemExit(main())

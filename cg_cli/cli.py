@@ -1,0 +1,104 @@
+"""The root of the CLI: global options, command groups, and the one place
+that turns typed errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from cg_cli import __version__
+from cg_cli.commands import auth, records, sandbox
+from cg_cli.commands.common import AppState, app_state, new_app
+from cg_cli.constants import ENV_DEBUG, ENVIRONMENT_HELP
+from cg_cli.errors import CgError, ExitCode
+from cg_cli.settings import GlobalOptions
+
+
+class CgGroup(TyperGroup):
+    def invoke(self, ctx: Any) -> Any:
+        from cg_cli import render
+
+        try:
+            return super().invoke(ctx)
+        except CgError as exc:
+            render.error(exc, json_output=app_state(ctx).json_output)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            render.err("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+ENVIRONMENT_EPILOG = "\b\nEnvironment variables:\n" + "\n".join(
+    f"  {name:<18} {text}" for name, text in ENVIRONMENT_HELP.items()
+)
+
+app = new_app(
+    "Push records into CustomerGauge through the PUT Records API.",
+    cls=CgGroup,
+    epilog=ENVIRONMENT_EPILOG,
+)
+app.add_typer(auth.app, name="auth")
+app.add_typer(records.app, name="records")
+app.command("sandbox")(sandbox.sandbox)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"cg {__version__}")
+        raise typer.Exit()
+
+
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", help="Profile name (default: CG_PROFILE, else default).")
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", help="eu, us or au (default: CG_REGION, else the profile's).")
+]
+EnvFileOption = Annotated[
+    Path | None, typer.Option("--env-file", help="Read settings from this file instead of ./.env.")
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log each HTTP attempt on stderr (secrets redacted).")
+]
+VersionOption = Annotated[
+    bool, typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True)
+]
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    env_file: EnvFileOption = None,
+    verbose: VerboseOption = False,
+    version: VersionOption = False,
+) -> None:
+    from cg_cli import render
+
+    state = app_state(ctx)
+    state.options = GlobalOptions(profile=profile, region=region, env_file=env_file, verbose=verbose)
+    handler = render.start_logging(verbose)
+    ctx.call_on_close(lambda: render.stop_logging(handler))
+
+
+def main() -> int:
+    """Entry point of the `cg` script; internal errors end as exit 1 without a traceback."""
+    try:
+        app(prog_name="cg", obj=AppState())
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
+        if os.environ.get(ENV_DEBUG) == "1" or "-v" in sys.argv or "--verbose" in sys.argv:
+            raise
+        sys.stderr.write(
+            f"error: internal error ({exc.__class__.__name__}); this is a bug in cg {__version__}.\n"
+            f"hint: run again with {ENV_DEBUG}=1 for the traceback, and report it\n"
+        )
+        return int(ExitCode.INTERNAL)
+    return 0

@@ -1,0 +1,1 @@
+"""The command groups; each module is thin: gather input, call the core, render."""

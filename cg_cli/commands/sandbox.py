@@ -1,0 +1,72 @@
+"""cg sandbox: a local stand-in for the token service and the PUT Records API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cg_cli import render
+from cg_cli.errors import UsageError
+from cg_cli.settings import LOOPBACK_HOSTS
+
+
+def sandbox(
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 8765,
+    client: Annotated[
+        str | None, typer.Option("--client", help="Accepted credentials as ID:SECRET (default: demo ones).")
+    ] = None,
+    mappings_file: Annotated[
+        Path | None, typer.Option("--mappings-file", help="Serve exactly the configurations of this mapping file.")
+    ] = None,
+    token_ttl: Annotated[float, typer.Option("--token-ttl", help="Seconds a token lives.", min=0.1)] = 3600.0,
+    latency: Annotated[float, typer.Option("--latency", help="Seconds added to every PUT.", min=0.0)] = 0.0,
+    log_requests: Annotated[bool, typer.Option("--log", help="Log every request on stderr.")] = False,
+) -> None:
+    """Run a local stand-in for both APIs, for trying scripts offline.
+
+    It answers as CustomerGauge documents (tokens that expire, 401, 422 with
+    field errors, unknown fields dropped silently). GET /_sandbox/records shows
+    what it accepted; POST /_sandbox/faults queues faults. Ctrl-C stops it.
+    """
+    from cg_cli.mappings import load_mappings
+    from cg_cli.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MAPPINGS, Sandbox
+
+    if host not in LOOPBACK_HOSTS:
+        raise UsageError(f"the sandbox listens on loopback only, not {host}", hint="use 127.0.0.1")
+    client_id, client_secret = DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    if client is not None:
+        client_id, sep, client_secret = client.partition(":")
+        if not sep or not client_id or not client_secret:
+            raise UsageError("--client must look like ID:SECRET")
+    mappings = list(load_mappings(mappings_file).mappings.values()) if mappings_file else list(DEFAULT_MAPPINGS)
+    try:
+        server = Sandbox(
+            host,
+            port,
+            client_id=client_id,
+            client_secret=client_secret,
+            mappings=mappings,
+            token_ttl=token_ttl,
+            latency=latency,
+            log_requests=log_requests,
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    render.out(f"export CG_AUTH_URL={server.url} CG_API_URL={server.url}")
+    render.out(f"export CG_CLIENT_ID={client_id}")
+    if client is None:
+        render.out(f"export CG_CLIENT_SECRET={client_secret}   # demo credentials")
+    source = f"from {mappings_file}" if mappings_file else "(built in; --mappings-file serves your own)"
+    render.err(f"cg sandbox listening on {server.url}; configurations {source}:")
+    for m in mappings:
+        render.err(f"  {m.name}: reference {m.reference} ({m.type}; {', '.join(m.fields)})")
+    render.err("Accepted records: GET /_sandbox/records. Ctrl-C stops.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        render.err("sandbox stopped")
+    finally:
+        server.stop_listening()

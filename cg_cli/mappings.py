@@ -1,0 +1,214 @@
+"""The mapping file (cg-mappings.toml) and the checks that catch silent drops."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cg_cli.errors import UsageError
+from cg_cli.records import is_scalar
+
+TYPES = ("account", "contact", "multi-object", "survey-response")
+# Each inner tuple is a group of which at least one field must have a value.
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "account": (("Account Name",),),
+    "contact": (("Email", "Phone"),),
+    "multi-object": (("Email", "Phone"),),
+    "survey-response": (("Email", "Phone"),),
+}
+# Types whose push can send a survey: never resent once it may have arrived.
+SURVEY_TYPES = frozenset({"multi-object", "survey-response"})
+NOT_IN_MAPPING = "not in mapping — the API would drop it silently"
+_PHONE = re.compile(r"[0-9 ()+\-]*")
+_KEYS = ("reference", "type", "fields")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str
+    reference: str
+    type: str
+    fields: tuple[str, ...]
+
+    @property
+    def required_groups(self) -> tuple[tuple[str, ...], ...]:
+        return REQUIRED[self.type]
+
+    @property
+    def required_fields(self) -> frozenset[str]:
+        return frozenset(f for group in self.required_groups for f in group)
+
+    @property
+    def sends_surveys(self) -> bool:
+        return self.type in SURVEY_TYPES
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None
+    field: str | None
+    problem: str
+    suggestion: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "problem": self.problem, "suggestion": self.suggestion}
+
+
+@dataclass(frozen=True)
+class MappingFile:
+    path: Path
+    mappings: dict[str, Mapping]
+
+    def get(self, name: str) -> Mapping:
+        try:
+            return self.mappings[name]
+        except KeyError:
+            known = ", ".join(sorted(self.mappings)) or "none"
+            raise UsageError(f"no mapping named {name!r} in {self.path} (known: {known})") from None
+
+    def by_reference(self, reference: str) -> Mapping | None:
+        return next((m for m in self.mappings.values() if m.reference == reference), None)
+
+
+def load_mappings(path: Path) -> MappingFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"mapping file {path} does not exist",
+            hint="create cg-mappings.toml (see the README), or point CG_MAPPINGS_FILE / --mappings-file at it",
+        ) from None
+    except IsADirectoryError:
+        raise UsageError(f"mapping file {path} is a directory") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"mapping file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read mapping file {path}: {exc.strerror}") from None
+    return parse_mappings(text, path)
+
+
+def parse_mappings(text: str, path: Path) -> MappingFile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    lines = text.splitlines()
+
+    def fail(name: str, key: str | None, message: str) -> UsageError:
+        return UsageError(f"{path}, line {_line_of(lines, name, key)}: mapping {name!r}: {message}")
+
+    mappings: dict[str, Mapping] = {}
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise fail(name, None, "expected a table like [name] with reference, type and fields")
+        for key in table:
+            if key not in _KEYS:
+                raise fail(name, key, f"unknown key {key!r} (expected {', '.join(_KEYS)})")
+        reference = table.get("reference")
+        if not isinstance(reference, str) or not reference.strip():
+            raise fail(name, "reference", "missing reference (the Inbound Mapping's reference)")
+        kind = table.get("type")
+        if kind not in TYPES:
+            shown = repr(kind) if kind is not None else "missing"
+            raise fail(name, "type", f"type is {shown}; use one of {', '.join(TYPES)}")
+        fields = table.get("fields", [])
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise fail(name, "fields", "fields must be a list of strings (the Field Headings)")
+        seen: set[str] = set()
+        for heading in fields:
+            if heading in seen:
+                raise fail(name, "fields", f"duplicate heading {heading!r}")
+            seen.add(heading)
+        mappings[name] = Mapping(name, reference, kind, tuple(fields))
+    return MappingFile(path, mappings)
+
+
+def _line_of(lines: list[str], name: str, key: str | None) -> int:
+    """1-based line of table `name` (or of `key` inside it), for error messages."""
+    quoted = "|".join(re.escape(n) for n in (name, f'"{name}"', f"'{name}'"))
+    header = re.compile(rf"^\s*\[\s*(?:{quoted})\s*\]")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:
+        inline = re.compile(rf"^\s*(?:{quoted})\s*=")
+        return next((i + 1 for i, line in enumerate(lines) if inline.match(line)), 1)
+    if key is not None:
+        key_line = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for i in range(start + 1, len(lines)):
+            if lines[i].lstrip().startswith("["):
+                break
+            if key_line.match(lines[i]):
+                return i + 1
+    return start + 1
+
+
+def suggest(name: str, headings: Iterable[str]) -> str | None:
+    """The heading `name` probably meant: same ignoring case and spacing, else the closest."""
+    headings = list(headings)
+    squashed = _squash(name)
+    for heading in headings:
+        if _squash(heading) == squashed:
+            return heading
+    folded = {h.casefold(): h for h in headings}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def check_mapping(mapping: Mapping) -> list[Problem]:
+    """Problems of the mapping itself."""
+    problems: list[Problem] = []
+    for group in mapping.required_groups:
+        if not any(f in mapping.fields for f in group):
+            problems.append(
+                Problem(None, " or ".join(group), f"required for a {mapping.type} mapping but not among its fields")
+            )
+    for heading in mapping.fields:
+        if heading != heading.strip():
+            problems.append(Problem(None, heading, "heading has leading or trailing spaces", heading.strip() or None))
+    return problems
+
+
+def check_fields(mapping: Mapping, names: Iterable[str], row: int | None = None) -> list[Problem]:
+    """Field names the mapping does not know: the API would drop them."""
+    known = set(mapping.fields)
+    return [Problem(row, name, NOT_IN_MAPPING, suggest(name, mapping.fields)) for name in names if name not in known]
+
+
+def check_values(mapping: Mapping, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
+    """Required fields, Phone and Email shapes, scalar values."""
+    problems: list[Problem] = []
+    for name, value in record.items():
+        if not is_scalar(value):
+            kind = "an object" if isinstance(value, dict) else "a list" if isinstance(value, list) else "null"
+            problems.append(Problem(row, name, f"value is {kind}; only strings, numbers and booleans are sent"))
+    for group in mapping.required_groups:
+        if not any(_has_value(record.get(f)) for f in group):
+            label = " or ".join(group)
+            present = any(f in record for f in group)
+            problems.append(
+                Problem(row, label, f"required for a {mapping.type} mapping but {'empty' if present else 'missing'}")
+            )
+    phone = record.get("Phone")
+    if isinstance(phone, str) and phone and not _PHONE.fullmatch(phone):
+        problems.append(Problem(row, "Phone", "may hold only digits, spaces, parentheses, dash and plus"))
+    email = record.get("Email")
+    if isinstance(email, str) and email and "@" not in email:
+        problems.append(Problem(row, "Email", "has no @"))
+    return problems
+
+
+def check_record(mapping: Mapping, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
+    return check_fields(mapping, record, row) + check_values(mapping, record, row)
+
+
+def _has_value(value: Any) -> bool:
+    return value is not None and value != "" and not (isinstance(value, str) and not value.strip())

@@ -1,0 +1,50 @@
+"""Profiles stored by `cg auth login`: one private JSON file per profile."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cg_cli.errors import UsageError
+from cg_cli.storage import CorruptFileError, read_private_json, remove_file, write_private_json
+
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+PROFILE_KEYS = ("region", "client_id", "client_secret", "auth_url", "api_url")
+
+
+def profile_path(config_dir: Path, name: str) -> Path:
+    if not _PROFILE_NAME.fullmatch(name) or ".." in name:
+        raise UsageError(
+            f"invalid profile name {name!r}",
+            hint="a profile name uses letters, digits, '.', '_' and '-' (at most 64)",
+        )
+    return config_dir / "profiles" / f"{name}.json"
+
+
+def load_profile(config_dir: Path, name: str) -> dict[str, str]:
+    path = profile_path(config_dir, name)
+    data = read_private_json(path) or {}
+    for key, value in data.items():
+        if key not in PROFILE_KEYS or not isinstance(value, str):
+            raise CorruptFileError(path, f"unexpected entry {key!r}")
+    return data
+
+
+def save_profile(config_dir: Path, name: str, data: dict[str, str]) -> Path:
+    path = profile_path(config_dir, name)
+    write_private_json(path, {k: v for k, v in data.items() if k in PROFILE_KEYS and v})
+    return path
+
+
+def forget_secret(config_dir: Path, name: str) -> bool:
+    """Drop the client secret from a profile; True when there was one."""
+    path = profile_path(config_dir, name)
+    data = load_profile(config_dir, name)
+    if "client_secret" not in data:
+        return False
+    del data["client_secret"]
+    if data:
+        write_private_json(path, data)
+    else:
+        remove_file(path)
+    return True

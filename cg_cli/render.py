@@ -1,0 +1,118 @@
+"""Everything cg writes to the terminal: results on stdout, the rest on stderr.
+
+Text that came from a server or a user is printed literally: rich markup is
+off, and control characters (terminal escapes) are shown as \\xNN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from cg_cli.errors import ApiValidationError, CgError, CheckFailed
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cg_cli.mappings import Problem
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe(text: str, *, one_line: bool = True) -> str:
+    """`text` with control characters made visible, so it cannot drive the terminal."""
+    pattern = _CONTROL_OR_NEWLINE if one_line else _CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def json_out(data: Any) -> None:
+    out(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def console(stream: IO[str] | None = None) -> Console:
+    from rich.console import Console
+
+    return Console(file=stream or sys.stdout, markup=False, highlight=False, emoji=False)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, stderr: bool = False) -> None:
+    from rich import box
+    from rich.table import Table
+
+    grid = Table(title=safe(title) if title else None, box=box.SQUARE, title_justify="left")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*("" if cell is None else safe(str(cell)) for cell in row))
+    console(sys.stderr if stderr else sys.stdout).print(grid)
+
+
+def error(exc: CgError, *, json_output: bool = False) -> None:
+    """The one rendering of every typed error: `error: …` and `hint: …` on stderr."""
+    if isinstance(exc, ApiValidationError):
+        if json_output:
+            json_out(exc.as_json())
+        else:
+            field_errors(exc.message, exc.errors)
+    elif isinstance(exc, CheckFailed):
+        if json_output:
+            json_out({"ok": False, "problems": [p.as_json() for p in exc.problems]})
+        else:
+            problems(exc.problems, stderr=True)
+    elif json_output:
+        json_out({"ok": False, "error": exc.message, "exit_code": int(exc.exit_code)})
+    err(f"error: {safe(exc.summary if isinstance(exc, ApiValidationError) else exc.message)}")
+    if exc.hint:
+        err(f"hint: {safe(exc.hint)}")
+
+
+def field_errors(message: str, errors: dict[str, list[str]]) -> None:
+    rows = [(name, text) for name, messages in errors.items() for text in messages]
+    if rows:
+        table(message, ("Field", "Message"), rows, stderr=True)
+    else:
+        err(safe(message))
+
+
+def problems(found: Sequence[Problem], *, stderr: bool = False) -> None:
+    rows = [("-" if p.row is None else p.row, p.field or "", p.problem, p.suggestion or "") for p in found]
+    table(None, ("Row", "Field", "Problem", "Suggestion"), rows, stderr=stderr)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            err(safe(self.format(record)))
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def start_logging(verbose: bool) -> logging.Handler:
+    """Warnings always, each HTTP attempt with -v; returns the handler to remove later."""
+    logger = logging.getLogger("cg_cli")
+    handler = _StderrHandler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+    return handler
+
+
+def stop_logging(handler: logging.Handler) -> None:
+    logging.getLogger("cg_cli").removeHandler(handler)

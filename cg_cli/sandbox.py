@@ -1,0 +1,392 @@
+"""A local stand-in for the token service and the PUT Records API.
+
+It behaves as CustomerGauge documents: form-only token endpoint, tokens that
+expire, 401 for a missing or expired token, 422 with `message`/`errors`, an
+empty 200, and fields the mapping does not know dropped silently. Under
+`/_sandbox/` it shows what it accepted and takes faults to inject.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from cg_cli.mappings import REQUIRED, Mapping
+
+DEFAULT_CLIENT_ID = "sandbox-client"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"
+DEFAULT_MAPPINGS = (
+    Mapping(
+        "accounts",
+        "53505294-0b20-2509-b15d-c8e377701d66",
+        "account",
+        ("Account Name", "First Name", "Last Name", "Email"),
+    ),
+    Mapping("contacts", "contact", "contact", ("Email", "Phone", "First Name", "Last Name", "Account Name")),
+)
+UNAUTHENTICATED = {"message": "Unauthenticated."}
+INVALID = "The given data was invalid."
+
+
+@dataclass
+class Fault:
+    """What to do to the next request for `target` (records or token)."""
+
+    target: str = "records"
+    status: int | None = None
+    retry_after: str | None = None
+    body: str | None = None
+    content_type: str = "application/json"
+    delay: float = 0.0
+    drop: bool = False  # close the connection without an answer, request unprocessed
+    drop_after: bool = False  # process the request, then close without an answer
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fault:
+        allowed = set(cls.__dataclass_fields__)
+        unknown = set(data) - allowed - {"count"}
+        if unknown:
+            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
+        return cls(**{k: v for k, v in data.items() if k in allowed})
+
+
+@dataclass
+class SandboxState:
+    client_id: str
+    client_secret: str
+    configurations: dict[str, Mapping]
+    token_ttl: float = 3600.0
+    latency: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    tokens: dict[str, float] = field(default_factory=dict)
+    issued: list[str] = field(default_factory=list)  # every token ever given out
+    token_clients: list[str] = field(default_factory=list)  # client ids that asked
+    records: list[dict[str, Any]] = field(default_factory=list)
+    token_requests: int = 0
+    record_requests: int = 0
+    faults: dict[str, deque[Fault]] = field(default_factory=lambda: {"records": deque(), "token": deque()})
+
+    def next_fault(self, target: str) -> Fault | None:
+        with self.lock:
+            queue = self.faults[target]
+            return queue.popleft() if queue else None
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "token_requests": self.token_requests,
+                "token_clients": list(self.token_clients),
+                "record_requests": self.record_requests,
+                "records_accepted": len(self.records),
+                "faults_pending": {k: len(v) for k, v in self.faults.items()},
+            }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.log_requests:
+            super().log_message(format, *args)
+
+    @property
+    def state(self) -> SandboxState:
+        return self.server.state
+
+    # --- routing ---------------------------------------------------------
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        body = self._read_body()
+        if path == "/oauth2/token":
+            self._with_faults("token", lambda answer: self._token(body))
+        elif path == "/_sandbox/faults":
+            self._add_faults(body)
+        elif path == "/_sandbox/expire-tokens":
+            with self.state.lock:
+                self.state.tokens.clear()
+            self._send(204)
+        elif path == "/_sandbox/reset":
+            with self.state.lock:
+                self.state.records.clear()
+                self.state.token_requests = self.state.record_requests = 0
+                self.state.token_clients.clear()
+                for queue in self.state.faults.values():
+                    queue.clear()
+            self._send(204)
+        else:
+            self._send_json(404, {"message": "Not Found."})
+
+    def do_PUT(self) -> None:
+        body = self._read_body()
+        if urlsplit(self.path).path in ("/records/", "/records"):
+            self._with_faults("records", lambda answer: self._records(body, answer))
+        else:
+            self._send_json(404, {"message": "Not Found."})
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/_sandbox/records":
+            with self.state.lock:
+                records = list(self.state.records)
+            self._send_json(200, {"records": records})
+        elif path == "/_sandbox/stats":
+            self._send_json(200, self.state.snapshot())
+        else:
+            self._send_json(404, {"message": "Not Found."})
+
+    # --- the two services -----------------------------------------------
+    def _token(self, body: bytes) -> None:
+        with self.state.lock:
+            self.state.token_requests += 1
+        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+            self._send_json(400, {"error": "invalid_request", "error_description": "form body expected"})
+            return
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        with self.state.lock:
+            self.state.token_clients.append(form.get("client_id", ""))
+        if form.get("grant_type") != "client_credentials":
+            self._send_json(400, {"error": "unsupported_grant_type"})
+            return
+        if not (
+            secrets.compare_digest(form.get("client_id", ""), self.state.client_id)
+            and secrets.compare_digest(form.get("client_secret", ""), self.state.client_secret)
+        ):
+            self._send_json(401, {"error": "invalid_client"})
+            return
+        token = secrets.token_urlsafe(24)
+        with self.state.lock:
+            self.state.tokens[token] = time.time() + self.state.token_ttl
+            self.state.issued.append(token)
+        ttl = self.state.token_ttl
+        self._send_json(
+            200, {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl) if ttl >= 1 else ttl}
+        )
+
+    def _records(self, body: bytes, answer: bool = True) -> None:
+        with self.state.lock:
+            self.state.record_requests += 1
+        if self.state.latency:
+            time.sleep(self.state.latency)
+        if not self._authorised():
+            self._send_json(401, UNAUTHENTICATED)
+            return
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+        configuration, record = _parse_record_body(content_type, body)
+        errors = self._validate(configuration, record)
+        if errors:
+            self._send_json(422, {"message": INVALID, "errors": errors})
+            return
+        assert isinstance(configuration, str) and isinstance(record, dict)
+        mapping = self.state.configurations[configuration]
+        kept = {k: v for k, v in record.items() if k in mapping.fields}
+        with self.state.lock:
+            self.state.records.append(
+                {
+                    "configuration": configuration,
+                    "record": kept,
+                    "dropped": [k for k in record if k not in mapping.fields],
+                    "content_type": content_type,
+                    "body": body.decode("utf-8", "replace"),
+                }
+            )
+        if answer:
+            self._send(200)
+
+    def _authorised(self) -> bool:
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        with self.state.lock:
+            expires_at = self.state.tokens.get(token)
+        return expires_at is not None and expires_at > time.time()
+
+    def _validate(self, configuration: Any, record: Any) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        if not configuration:
+            errors["configuration"] = ["The configuration field is required."]
+        elif not isinstance(configuration, str) or configuration not in self.state.configurations:
+            errors["configuration"] = ["The selected configuration is invalid."]
+        if not record:
+            errors["record"] = ["The record field is required."]
+        elif not isinstance(record, dict):
+            errors["record"] = ["The record must be an array."]
+        if errors:
+            return errors
+        mapping = self.state.configurations[configuration]
+        for group in REQUIRED[mapping.type]:
+            if not any(str(record.get(f, "")).strip() for f in group):
+                first, *others = group
+                suffix = f" when record.{others[0]} is not present" if others else ""
+                errors[f"record.{first}"] = [f"The record.{first} field is required{suffix}."]
+        phone = record.get("Phone")
+        if isinstance(phone, str) and phone and any(c not in "0123456789 ()-+" for c in phone):
+            errors["record.Phone"] = ["The record.Phone format is invalid."]
+        return errors
+
+    # --- faults ------------------------------------------------------------
+    def _with_faults(self, target: str, handle: Callable[[bool], None]) -> None:
+        """Answer through `handle(answer)`, unless a queued fault says otherwise."""
+        fault = self.state.next_fault(target)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is None or not (fault.drop or fault.drop_after or fault.status is not None):
+            handle(True)
+        elif fault.drop:
+            self._drop()
+        elif fault.drop_after:
+            handle(False)
+            self._drop()
+        else:
+            self._answer_fault(target, fault)
+
+    def _answer_fault(self, target: str, fault: Fault) -> None:
+        assert fault.status is not None
+        with self.state.lock:
+            if target == "records":
+                self.state.record_requests += 1
+            else:
+                self.state.token_requests += 1
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        payload = fault.body if fault.body is not None else json.dumps({"message": f"Injected {fault.status}."})
+        self._send(fault.status, payload.encode(), fault.content_type, headers)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _add_faults(self, body: bytes) -> None:
+        try:
+            data = json.loads(body or b"[]")
+            items = data if isinstance(data, list) else [data]
+            faults = [(Fault.from_json(item), int(item.get("count", 1))) for item in items]
+            for fault, _ in faults:
+                if fault.target not in self.state.faults:
+                    raise ValueError(f"unknown target {fault.target!r}")
+        except (ValueError, TypeError, AttributeError) as exc:
+            self._send_json(400, {"message": str(exc)})
+            return
+        with self.state.lock:
+            for fault, count in faults:
+                self.state.faults[fault.target].extend([fault] * count)
+        self._send(204)
+
+    # --- plumbing ------------------------------------------------------------
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send_json(self, status: int, data: Any) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json")
+
+    def _send(
+        self, status: int, body: bytes = b"", content_type: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        if content_type and body:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+
+def _parse_record_body(content_type: str, body: bytes) -> tuple[Any, Any]:
+    """(configuration, record) from a JSON or form body, as a Laravel API reads them."""
+    if content_type == "application/json":
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return None, None
+        if not isinstance(data, dict):
+            return None, None
+        return data.get("configuration"), data.get("record")
+    if content_type == "application/x-www-form-urlencoded":
+        configuration = None
+        record: dict[str, str] = {}
+        for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            if key == "configuration":
+                configuration = value
+            elif key.startswith("record[") and key.endswith("]"):
+                record[key[len("record[") : -1]] = value
+        return configuration, record or None
+    return None, None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], state: SandboxState, log_requests: bool) -> None:
+        self.state = state
+        self.log_requests = log_requests
+        super().__init__(address, _Handler)
+
+
+class Sandbox:
+    """The sandbox server; `start()` runs it in a thread, `serve_forever()` in this one."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        mappings: tuple[Mapping, ...] | list[Mapping] = DEFAULT_MAPPINGS,
+        token_ttl: float = 3600.0,
+        latency: float = 0.0,
+        log_requests: bool = False,
+    ) -> None:
+        self.state = SandboxState(
+            client_id, client_secret, {m.reference: m for m in mappings}, token_ttl=token_ttl, latency=latency
+        )
+        self.mappings = tuple(mappings)
+        self._server = _Server((host, port), self.state, log_requests)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}"
+
+    def start(self) -> Sandbox:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cg-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop a sandbox started with `start()`."""
+        self._server.shutdown()
+        self.stop_listening()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def stop_listening(self) -> None:
+        self._server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,252 @@
+"""Settings shared by every command, with where each value came from.
+
+Precedence, highest first (DESIGN.md):
+  1. a command-line option
+  2. a real environment variable
+  3. the .env file (current directory, or --env-file); never overrides 2
+  4. the profile stored by `cg auth login`
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cg_cli import constants as C
+from cg_cli.errors import UsageError
+from cg_cli.profiles import load_profile
+
+SOURCE_OPTION = "option"
+SOURCE_ENV = "env"
+SOURCE_DOTENV = ".env"
+SOURCE_PROFILE = "profile"
+SOURCE_DEFAULT = "default"
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The options given before the command: `cg [--profile P] [--region R] ...`."""
+
+    profile: str | None = None
+    region: str | None = None
+    env_file: Path | None = None
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: str | None
+    source: str | None = None
+
+
+UNSET = Setting(None)
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    timeout: float = C.DEFAULT_TIMEOUT
+    retries: int = C.DEFAULT_RETRIES
+    # False for survey mappings: never resend once the request may have arrived.
+    resend_after_send: bool = True
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: Setting
+    config_dir: Path
+    region: Setting
+    client_id: Setting
+    client_secret: Setting = field(repr=False)
+    auth_url: Setting = UNSET
+    api_url: Setting = UNSET
+    configuration: Setting = UNSET
+    mappings_file: Setting = UNSET
+    output: Setting = UNSET
+
+    @property
+    def profile_name(self) -> str:
+        return self.profile.value or C.DEFAULT_PROFILE
+
+    @property
+    def json_output(self) -> bool:
+        return self.output.value == "json"
+
+    def token_url(self) -> str:
+        return _require_url(self.auth_url) + C.TOKEN_PATH
+
+    def records_url(self) -> str:
+        return _require_url(self.api_url) + C.RECORDS_PATH
+
+    def credentials(self) -> Credentials:
+        client_id, secret = self.client_id.value, self.client_secret.value
+        if not client_id or not secret:
+            missing = C.ENV_CLIENT_ID if not client_id else C.ENV_CLIENT_SECRET
+            raise UsageError(
+                f"no credentials: {missing} is not set",
+                hint=f"run `cg auth login`, or set {C.ENV_CLIENT_ID} and {C.ENV_CLIENT_SECRET} "
+                "in the environment or in .env",
+            )
+        return Credentials(client_id, secret)
+
+
+def _require_url(setting: Setting) -> str:
+    if setting.value is None:
+        raise UsageError(
+            "no region set",
+            hint=f"pass --region or set {C.ENV_REGION} ({', '.join(C.REGIONS)}), or run `cg auth login`",
+        )
+    return setting.value
+
+
+@dataclass(frozen=True)
+class _Layers:
+    environ: Mapping[str, str]
+    dotenv: Mapping[str, str]
+    profile: Mapping[str, str]
+
+    def pick(self, variable: str, option: str | None = None, profile_key: str | None = None) -> Setting:
+        # 1. a command-line option
+        if option:
+            return Setting(option, SOURCE_OPTION)
+        # 2. a real environment variable
+        if self.environ.get(variable):
+            return Setting(self.environ[variable], SOURCE_ENV)
+        # 3. the .env file, which never overrides the environment
+        if self.dotenv.get(variable):
+            return Setting(self.dotenv[variable], SOURCE_DOTENV)
+        # 4. the profile stored by `cg auth login`
+        if profile_key and self.profile.get(profile_key):
+            return Setting(self.profile[profile_key], SOURCE_PROFILE)
+        return UNSET
+
+
+def load_settings(
+    options: GlobalOptions,
+    *,
+    region: str | None = None,
+    client_id: str | None = None,
+    configuration: str | None = None,
+    output: str | None = None,
+    mappings_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every setting; options given to the command beat global ones."""
+    environ = os.environ if environ is None else environ
+    early = _Layers(environ, read_dotenv(options.env_file), {})
+    profile = early.pick(C.ENV_PROFILE, options.profile)
+    config_dir = Path(early.pick(C.ENV_CONFIG_DIR).value or default_config_dir(environ))
+    layers = _Layers(early.environ, early.dotenv, load_profile(config_dir, profile.value or C.DEFAULT_PROFILE))
+
+    region_setting = layers.pick(C.ENV_REGION, region or options.region, "region")
+    if region_setting.value is not None and region_setting.value not in C.REGIONS:
+        raise UsageError(
+            f"unknown region {region_setting.value!r} (from {region_setting.source})",
+            hint=f"the region is one of: {', '.join(C.REGIONS)}",
+        )
+    output_setting = layers.pick(C.ENV_OUTPUT, output)
+    if output_setting.value is None:
+        output_setting = Setting("text", SOURCE_DEFAULT)
+    elif output_setting.value not in C.OUTPUT_FORMATS:
+        raise UsageError(
+            f"unknown output format {output_setting.value!r} (from {output_setting.source})",
+            hint="use text or json",
+        )
+    mappings = layers.pick(C.ENV_MAPPINGS_FILE, mappings_file)
+    if mappings.value is None:
+        mappings = Setting(C.DEFAULT_MAPPINGS_FILE, SOURCE_DEFAULT)
+    return Settings(
+        profile=profile if profile.value else Setting(C.DEFAULT_PROFILE, SOURCE_DEFAULT),
+        config_dir=config_dir,
+        region=region_setting,
+        client_id=layers.pick(C.ENV_CLIENT_ID, client_id, "client_id"),
+        client_secret=layers.pick(C.ENV_CLIENT_SECRET, None, "client_secret"),
+        auth_url=_base_url(layers, C.ENV_AUTH_URL, "auth_url", C.AUTH_URL_TEMPLATE, region_setting),
+        api_url=_base_url(layers, C.ENV_API_URL, "api_url", C.API_URL_TEMPLATE, region_setting),
+        configuration=layers.pick(C.ENV_CONFIGURATION, configuration),
+        mappings_file=mappings,
+        output=output_setting,
+    )
+
+
+def _base_url(layers: _Layers, variable: str, profile_key: str, template: str, region: Setting) -> Setting:
+    override = layers.pick(variable, None, profile_key)
+    if override.value is not None:
+        return Setting(checked_base_url(override.value, variable), override.source)
+    if region.value is None:
+        return UNSET
+    return Setting(template.format(region=region.value), region.source)
+
+
+def checked_base_url(url: str, variable: str) -> str:
+    """Refuse URLs that would send secrets in clear text or carry credentials."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        has_credentials = parts.username is not None or parts.password is not None
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise UsageError(f"{variable} is not a valid URL") from None
+    if has_credentials:
+        raise UsageError(f"{variable} must not contain a user name or password")
+    if parts.scheme not in ("https", "http") or not host:
+        raise UsageError(f"{variable} must be an https:// URL", hint="for example https://auth.eu.customergauge.com")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise UsageError(
+            f"{variable} uses http:// for {host}: refused, secrets never travel in clear text",
+            hint="use https://; plain http:// is allowed only for localhost, 127.0.0.1 and ::1",
+        )
+    return url.rstrip("/")
+
+
+def read_dotenv(env_file: Path | None) -> dict[str, str]:
+    """Variables of --env-file, or of ./.env when it exists."""
+    path = env_file if env_file is not None else Path(".env")
+    if env_file is None and not path.is_file():
+        return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"env file {path} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"env file {path} is a directory") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"env file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read env file {path}: {exc.strerror}") from None
+    from dotenv.parser import parse_stream
+
+    values: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            # The line itself is not shown: it may hold a secret.
+            raise UsageError(
+                f"{path}, line {binding.original.line}: cannot parse this line",
+                hint="lines look like NAME=value, optionally quoted",
+            )
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
+    return values
+
+
+def default_config_dir(environ: Mapping[str, str]) -> Path:
+    """The platform's per-user config dir for cg-cli."""
+    if sys.platform == "win32":
+        base = environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = str(Path.home() / "Library" / "Application Support")
+    else:
+        base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / C.APP_DIR_NAME

@@ -1,0 +1,50 @@
+"""Which configuration a push goes to, and the mapping that describes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cg_cli import constants as C
+from cg_cli.errors import UsageError
+from cg_cli.mappings import Mapping, MappingFile, load_mappings
+from cg_cli.settings import SOURCE_DEFAULT, SOURCE_OPTION, Settings
+
+
+@dataclass(frozen=True)
+class Target:
+    reference: str
+    mapping: Mapping | None
+
+    @property
+    def sends_surveys(self) -> bool:
+        return self.mapping is not None and self.mapping.sends_surveys
+
+
+def mapping_file(settings: Settings, *, required: bool) -> MappingFile | None:
+    """The mapping file; a missing default file is no error unless one is required."""
+    path = Path(settings.mappings_file.value or C.DEFAULT_MAPPINGS_FILE)
+    if not required and settings.mappings_file.source == SOURCE_DEFAULT and not path.exists():
+        return None
+    return load_mappings(path)
+
+
+def resolve_target(settings: Settings, mapping_name: str | None, body_configuration: str | None = None) -> Target:
+    """--mapping NAME, else --config, else the body's configuration, else CG_CONFIGURATION."""
+    explicit = settings.configuration.value if settings.configuration.source == SOURCE_OPTION else None
+    if mapping_name:
+        if explicit:
+            raise UsageError("give --config or --mapping, not both")
+        mappings = mapping_file(settings, required=True)
+        assert mappings is not None
+        mapping = mappings.get(mapping_name)
+        return Target(mapping.reference, mapping)
+    reference = explicit or body_configuration or settings.configuration.value
+    if not reference:
+        raise UsageError(
+            "no configuration given",
+            hint=f"pass --config REF or --mapping NAME, or set {C.ENV_CONFIGURATION} "
+            "(the reference is under Data → Rest APIs → Inbound Mapping)",
+        )
+    mappings = mapping_file(settings, required=False)
+    return Target(reference, mappings.by_reference(reference) if mappings else None)

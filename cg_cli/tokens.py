@@ -1,0 +1,100 @@
+"""Access tokens: cached on disk per auth URL and client id, shared by threads.
+
+This module never talks HTTP itself (the fetch function is given to it), so a
+command with a cached token never imports requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cg_cli.constants import TOKEN_EXPIRY_MARGIN
+from cg_cli.storage import CorruptFileError, read_private_json, remove_file, write_private_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Token:
+    access_token: str = field(repr=False)
+    expires_at: float
+
+    def usable(self, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return self.expires_at - TOKEN_EXPIRY_MARGIN > now
+
+
+class TokenCache:
+    """One private file per (auth URL, client id)."""
+
+    def __init__(self, config_dir: Path, auth_url: str, client_id: str) -> None:
+        digest = hashlib.sha256(f"{auth_url}\0{client_id}".encode()).hexdigest()[:32]
+        self.path = config_dir / "tokens" / f"{digest}.json"
+
+    def load(self) -> Token | None:
+        try:
+            data = read_private_json(self.path)
+        except CorruptFileError as exc:
+            log.warning("warning: %s; discarding it and fetching a new token", exc.message)
+            self.clear()
+            return None
+        if data is None:
+            return None
+        token, expires_at = data.get("access_token"), data.get("expires_at")
+        if not isinstance(token, str) or not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+            log.warning("warning: token cache %s is not valid; discarding it", self.path)
+            self.clear()
+            return None
+        return Token(token, float(expires_at))
+
+    def save(self, token: Token) -> None:
+        write_private_json(self.path, {"access_token": token.access_token, "expires_at": token.expires_at})
+
+    def clear(self) -> bool:
+        return remove_file(self.path)
+
+
+class TokenProvider:
+    """The one token a process uses; refreshed by a single thread at a time."""
+
+    def __init__(self, fetch: Callable[[], Token], cache: TokenCache | None = None) -> None:
+        self._fetch = fetch
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._token: Token | None = None
+
+    def cached(self) -> Token | None:
+        """A usable token without asking the token service, if there is one."""
+        with self._lock:
+            if self._token is None and self._cache is not None:
+                self._token = self._cache.load()
+            if self._token is not None and self._token.usable():
+                return self._token
+            return None
+
+    def get(self) -> str:
+        token = self.cached()
+        if token is not None:
+            return token.access_token
+        return self.refresh(stale=None)
+
+    def refresh(self, stale: str | None) -> str:
+        """A fresh token; threads that saw the same stale token share one fetch."""
+        with self._lock:
+            current = self._token
+            if current is not None and current.access_token != stale and current.usable():
+                return current.access_token
+            self._token = self._fetch()
+            if self._cache is not None:
+                self._cache.save(self._token)
+            return self._token.access_token
+
+    @property
+    def token(self) -> Token | None:
+        return self._token

@@ -1,0 +1,172 @@
+"""Shared fixtures: a clean environment per test, a real sandbox on loopback,
+and a runner that remembers every output so secrets can be looked for."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cg_cli.cli import app
+from cg_cli.commands.common import AppState
+from cg_cli.mappings import Mapping
+from cg_cli.sandbox import DEFAULT_CLIENT_ID, DEFAULT_MAPPINGS, Sandbox
+
+SECRET = "s3cr3t-Value-that-must-never-show"
+CLIENT_ID = "test-client"
+ACCOUNTS = DEFAULT_MAPPINGS[0]
+ACCOUNTS_REF = ACCOUNTS.reference
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Outputs:
+    """Everything cg printed during a test, minus what was meant to show a token."""
+
+    texts: list[str] = field(default_factory=list)
+
+
+class SandboxHandle:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.url = sandbox.url
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            return json.loads(response.read() or b"null")
+
+    def post(self, path: str, data: Any = None) -> None:
+        body = json.dumps(data).encode() if data is not None else b""
+        request = urllib.request.Request(self.url + path, data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def records(self) -> list[dict[str, Any]]:
+        return list(self.get("/_sandbox/records")["records"])
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.get("/_sandbox/stats"))
+
+    def fault(self, **fault: Any) -> None:
+        self.post("/_sandbox/faults", fault)
+
+    def expire_tokens(self) -> None:
+        self.post("/_sandbox/expire-tokens")
+
+    @property
+    def tokens(self) -> list[str]:
+        with self.sandbox.state.lock:
+            return list(self.sandbox.state.tokens)
+
+
+def start_sandbox(**kwargs: Any) -> Sandbox:
+    kwargs.setdefault("client_id", CLIENT_ID)
+    kwargs.setdefault("client_secret", SECRET)
+    return Sandbox("127.0.0.1", 0, **kwargs).start()
+
+
+@pytest.fixture
+def outputs() -> Outputs:
+    return Outputs()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Own HOME, config dir and working dir; no CG_* from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("CG_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("CG_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.chdir(work)
+    return tmp_path
+
+
+@pytest.fixture
+def config_dir(clean_env: Path) -> Path:
+    return clean_env / "config"
+
+
+@pytest.fixture
+def sandbox(outputs: Outputs) -> Iterator[SandboxHandle]:
+    server = start_sandbox()
+    yield SandboxHandle(server)
+    server.stop()
+    _assert_no_secrets(outputs, [SECRET, *server.state.issued])
+
+
+@pytest.fixture
+def sandbox_env(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+    """The sandbox's URLs and credentials in the environment, as a CI job would set them."""
+    monkeypatch.setenv("CG_AUTH_URL", sandbox.url)
+    monkeypatch.setenv("CG_API_URL", sandbox.url)
+    monkeypatch.setenv("CG_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("CG_CLIENT_SECRET", SECRET)
+    return sandbox
+
+
+def _assert_no_secrets(outputs: Outputs, secrets: list[str]) -> None:
+    for text in outputs.texts:
+        for secret in secrets:
+            assert secret not in text, "a secret or token showed in cg's output"
+
+
+@pytest.fixture
+def cg(outputs: Outputs) -> Any:
+    """Run cg in-process; every output is kept and checked for secrets at teardown."""
+
+    def run(*args: str, input: str | None = None, prints_token: bool = False) -> Result:  # noqa: A002
+        runner = CliRunner()
+        result = runner.invoke(app, list(args), input=input, obj=AppState(), catch_exceptions=False)
+        out = Result(result.exit_code, result.stdout, result.stderr)
+        if not prints_token:
+            outputs.texts.append(out.output)
+        else:
+            outputs.texts.append(out.stderr)
+        assert "Traceback" not in out.output, out.output
+        return out
+
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_mappings(path: Path, *mappings: Mapping) -> Path:
+    lines = []
+    for m in mappings:
+        fields = ", ".join(json.dumps(f) for f in m.fields)
+        lines += [f"[{m.name}]", f'reference = "{m.reference}"', f'type = "{m.type}"', f"fields = [{fields}]", ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+__all__ = ["ACCOUNTS_REF", "CLIENT_ID", "DEFAULT_CLIENT_ID", "SECRET", "Result"]
