@@ -233,12 +233,13 @@ def network_error(exc: BaseException, url: str, options: HttpOptions) -> Network
     host = urlsplit(url).netloc
     cause = _root_cause(exc)
     reached = isinstance(exc, requests.ReadTimeout) or isinstance(cause, ReadTimeoutError | ProtocolError)
-    if isinstance(exc, requests.ConnectTimeout) or isinstance(cause, ConnectTimeoutError):
+    # NewConnectionError is a kind of ConnectTimeoutError in urllib3: test it first.
+    if isinstance(cause, NewConnectionError):
+        what = f"cannot connect to {host} ({_describe_cause(cause)})"
+    elif isinstance(exc, requests.ConnectTimeout) or isinstance(cause, ConnectTimeoutError):
         what = f"could not connect to {host} within {options.timeout:g} s"
     elif isinstance(exc, requests.ReadTimeout) or isinstance(cause, ReadTimeoutError):
         what = f"no answer from {host} within {options.timeout:g} s"
-    elif isinstance(cause, NewConnectionError):
-        what = f"cannot connect to {host} ({_describe_cause(cause)})"
     elif isinstance(exc, requests.exceptions.SSLError):
         what = f"TLS failed with {host}"
     elif isinstance(cause, ProtocolError):

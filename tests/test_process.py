@@ -1,0 +1,131 @@
+"""The installed `cg` as a user runs it: entry points, start-up imports, the sandbox command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CG = shutil.which("cg", path=str(Path(sys.executable).parent)) or "cg"
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CG, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, input=stdin, timeout=30
+    )
+
+
+def test_version_from_script_and_module() -> None:
+    script = run("--version")
+    module = subprocess.run([sys.executable, "-m", "cg_cli", "--version"], capture_output=True, text=True)
+    assert script.returncode == module.returncode == 0
+    assert script.stdout == module.stdout
+    assert script.stdout.startswith("cg ")
+
+
+def imported_modules(*args: str) -> set[str]:
+    code = (
+        "import sys, json, atexit\n"
+        "atexit.register(lambda: sys.__stderr__.write('MODULES' + json.dumps(sorted(sys.modules))))\n"
+        "from cg_cli.cli import main\n"
+        f"sys.argv = ['cg', *{list(args)!r}]\n"
+        "raise SystemExit(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    return set(json.loads(done.stderr.rsplit("MODULES", 1)[1]))
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("records", "put", "--help")])
+def test_version_and_help_do_not_import_requests_or_rich(args: tuple[str, ...]) -> None:
+    modules = imported_modules(*args)
+    assert "requests" not in modules
+    assert "urllib3" not in modules
+    assert "rich" not in modules
+
+
+def test_config_dir_that_is_a_file_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "cfg").write_text("not a directory")
+    done = run("auth", "logout", env={"CG_CONFIG_DIR": str(tmp_path / "cfg"), "CG_REGION": "eu"})
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert str(tmp_path / "cfg") in done.stderr
+
+
+def test_internal_errors_are_one_line_without_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from cg_cli import auth, cli
+
+    def broken(settings: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(auth, "logout", broken)
+    monkeypatch.setattr(sys, "argv", ["cg", "auth", "logout"])
+    monkeypatch.setenv("CG_REGION", "eu")
+    assert cli.main() == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error (RuntimeError); this is a bug")
+    assert "Traceback" not in err
+    monkeypatch.setenv("CG_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        cli.main()
+
+
+def test_sandbox_command_serves_and_stops_on_sigint(tmp_path: Path) -> None:
+    proc = subprocess.Popen([CG, "sandbox", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("export CG_AUTH_URL=http://127.0.0.1:")
+        url = line.split()[1].split("=", 1)[1]
+        with urllib.request.urlopen(url + "/_sandbox/stats", timeout=5) as response:
+            assert json.loads(response.read())["records_accepted"] == 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "sandbox stopped" in err
+    assert "Traceback" not in err
+
+
+def test_sandbox_refuses_non_loopback_host() -> None:
+    done = run("sandbox", "--host", "0.0.0.0", "--port", "0")
+    assert done.returncode == 2
+    assert "loopback only" in done.stderr
+
+
+def test_sandbox_port_in_use_exits_2() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        done = run("sandbox", "--port", str(sock.getsockname()[1]))
+    assert done.returncode == 2
+    assert "cannot listen" in done.stderr
+
+
+def test_demo_flow_in_a_shell(tmp_path: Path) -> None:
+    """The README's login-by-pipe line, run by a real shell against a real sandbox process."""
+    proc = subprocess.Popen(
+        [CG, "sandbox", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        exports = "".join(proc.stdout.readline() for _ in range(3)) if proc.stdout else ""
+        script = (
+            f"{exports}\n"
+            'printf "%s\\n" "$CG_CLIENT_SECRET" | cg auth login --client-id "$CG_CLIENT_ID" --client-secret-stdin\n'
+            "unset CG_CLIENT_SECRET\n"
+            "cg auth status >/dev/null\n"
+            'a=$(cg auth token); b=$(cg auth token); [ "$a" = "$b" ]\n'
+        )
+        env = {**os.environ, "CG_CONFIG_DIR": str(tmp_path / "cfg"), "PATH": f"{Path(CG).parent}:{os.environ['PATH']}"}
+        done = subprocess.run(["bash", "-euc", script], capture_output=True, text=True, env=env, timeout=30)
+        assert done.returncode == 0, done.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
