@@ -69,13 +69,18 @@ class ApiValidationError(CgError):
 
 
 class CheckFailed(CgError):
-    """A local mapping check found problems; nothing was sent."""
+    """A local mapping check found problems; nothing was sent.
+
+    `report` says the problems are the command's result (stdout), not a
+    diagnostic of a command that stopped (stderr).
+    """
 
     exit_code = ExitCode.VALIDATION
 
-    def __init__(self, message: str, problems: list[Any]) -> None:
+    def __init__(self, message: str, problems: list[Any], *, report: bool = False) -> None:
         super().__init__(message)
         self.problems = problems
+        self.report = report
 
 
 class ImportIncomplete(CgError):

@@ -45,6 +45,12 @@ class Mapping:
         return frozenset(f for group in self.required_groups for f in group)
 
     @property
+    def described(self) -> str:
+        """'an account mapping', 'a contact mapping'."""
+        article = "an" if self.type[0] in "aeiou" else "a"
+        return f"{article} {self.type} mapping"
+
+    @property
     def sends_surveys(self) -> bool:
         return self.type in SURVEY_TYPES
 
@@ -169,7 +175,7 @@ def check_mapping(mapping: Mapping) -> list[Problem]:
     for group in mapping.required_groups:
         if not any(f in mapping.fields for f in group):
             problems.append(
-                Problem(None, " or ".join(group), f"required for a {mapping.type} mapping but not among its fields")
+                Problem(None, " or ".join(group), f"required for {mapping.described} but not among its fields")
             )
     for heading in mapping.fields:
         if heading != heading.strip():
@@ -195,7 +201,7 @@ def check_values(mapping: Mapping, record: MappingType[str, Any], row: int | Non
             label = " or ".join(group)
             present = any(f in record for f in group)
             problems.append(
-                Problem(row, label, f"required for a {mapping.type} mapping but {'empty' if present else 'missing'}")
+                Problem(row, label, f"required for {mapping.described} but {'empty' if present else 'missing'}")
             )
     phone = record.get("Phone")
     if isinstance(phone, str) and phone and not _PHONE.fullmatch(phone):
@@ -208,6 +214,19 @@ def check_values(mapping: Mapping, record: MappingType[str, Any], row: int | Non
 
 def check_record(mapping: Mapping, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
     return check_fields(mapping, record, row) + check_values(mapping, record, row)
+
+
+def check_file(mapping: Mapping, rows: Iterable[Any], header: list[str] | None) -> list[Problem]:
+    """Problems of a whole file: the CSV header once, then every row."""
+    problems = check_fields(mapping, header) if header is not None else []
+    for row in rows:
+        if row.error is not None:
+            problems.append(Problem(row.number, None, row.error))
+        elif header is None:
+            problems.extend(check_record(mapping, row.record, row.number))
+        else:
+            problems.extend(check_values(mapping, row.record, row.number))
+    return problems
 
 
 def _has_value(value: Any) -> bool:

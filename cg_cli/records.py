@@ -105,10 +105,16 @@ def is_scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool)
 
 
-def build_record(field_options: Iterable[str], json_input: JsonInput | None) -> Record:
-    """The record to send: keys from --json, overridden by -f values."""
+def build_record(field_options: Iterable[str], json_input: JsonInput | None, *, strict: bool = True) -> Record:
+    """The record: keys from --json, overridden by -f values.
+
+    `strict` refuses nested values at once; a mapping check passes False so it
+    can report them as problems among the others.
+    """
     from_fields = fields_from_options(field_options)
-    record: Record = checked_record(json_input.record, "--json") if json_input else {}
+    record: Record = {}
+    if json_input is not None:
+        record = checked_record(json_input.record, "--json") if strict else dict(json_input.record)
     record.update(from_fields)
     if not record:
         raise UsageError('the record is empty: give fields with -f "Field=value" or --json FILE')

@@ -73,7 +73,7 @@ def error(exc: CgError, *, json_output: bool = False) -> None:
         if json_output:
             json_out({"ok": False, "problems": [p.as_json() for p in exc.problems]})
         else:
-            problems(exc.problems, stderr=True)
+            problems(exc.problems, stderr=not exc.report)
     elif json_output:
         json_out({"ok": False, "error": exc.message, "exit_code": int(exc.exit_code)})
     err(f"error: {safe(exc.summary if isinstance(exc, ApiValidationError) else exc.message)}")

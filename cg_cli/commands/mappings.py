@@ -1,0 +1,115 @@
+"""cg mappings: list, show and check the Inbound Mappings of the mapping file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cg_cli import render
+from cg_cli.commands.common import FieldOption, JsonOption, MappingsFileOption, OutputOption, new_app, settings_for
+from cg_cli.errors import CheckFailed, UsageError
+from cg_cli.mappings import MappingFile, check_file, check_mapping, check_record
+from cg_cli.records import build_record, parse_json_input, read_text_input
+from cg_cli.targets import mapping_file
+
+app = new_app("Inspect and check the mapping file (cg-mappings.toml) before data is sent.")
+
+
+def _load(ctx: typer.Context, mappings_file: Path | None, output: str | None) -> tuple[MappingFile, bool]:
+    settings = settings_for(ctx, output=output, mappings_file=mappings_file)
+    mappings = mapping_file(settings, required=True)
+    assert mappings is not None
+    return mappings, settings.json_output
+
+
+@app.command("list")
+def list_mappings(ctx: typer.Context, output: OutputOption = None, mappings_file: MappingsFileOption = None) -> None:
+    """List the mappings: name, type, reference, number of fields."""
+    mappings, json_output = _load(ctx, mappings_file, output)
+    items = list(mappings.mappings.values())
+    if json_output:
+        render.json_out(
+            [{"name": m.name, "type": m.type, "reference": m.reference, "fields": list(m.fields)} for m in items]
+        )
+        return
+    rows = [(m.name, m.type, m.reference, len(m.fields)) for m in items]
+    render.table(str(mappings.path), ("Name", "Type", "Reference", "Fields"), rows)
+
+
+@app.command()
+def show(ctx: typer.Context, name: str, output: OutputOption = None, mappings_file: MappingsFileOption = None) -> None:
+    """Show a mapping's Field Headings; the type's required ones are marked."""
+    mappings, json_output = _load(ctx, mappings_file, output)
+    mapping = mappings.get(name)
+    required = mapping.required_fields
+    if json_output:
+        render.json_out(
+            {
+                "name": mapping.name,
+                "type": mapping.type,
+                "reference": mapping.reference,
+                "fields": list(mapping.fields),
+                "required": [" or ".join(group) for group in mapping.required_groups],
+            }
+        )
+        return
+    render.err(f"{mapping.name}: {mapping.described}, reference {mapping.reference}")
+    rows = [(heading, "required" if heading in required else "") for heading in mapping.fields]
+    render.table(None, ("Field Heading", "Required"), rows)
+    groups = [" or ".join(group) for group in mapping.required_groups]
+    render.err(f"Each record needs: {'; '.join(groups)}.")
+
+
+CHECK_EXAMPLES = """\b
+Examples:
+  cg mappings check accounts                                  # the mapping itself
+  cg mappings check accounts -f "Acount Name=ACME"            # exits 4, suggests "Account Name"
+  cg mappings check accounts --json account.json
+  cg mappings check accounts --file export.csv                # header and every row, before pushing
+"""
+
+
+@app.command(epilog=CHECK_EXAMPLES)
+def check(
+    ctx: typer.Context,
+    name: str,
+    field: FieldOption = None,
+    json_path: JsonOption = None,
+    file: Annotated[str | None, typer.Option("--file", help="A CSV or JSONL file to check.", metavar="PATH")] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).")
+    ] = None,
+    output: OutputOption = None,
+    mappings_file: MappingsFileOption = None,
+) -> None:
+    """Find what the API would drop silently or refuse, before anything is sent.
+
+    Exits 0 when clean, 4 when there is any problem.
+    """
+    mappings, json_output = _load(ctx, mappings_file, output)
+    mapping = mappings.get(name)
+    if file is not None and (field or json_path):
+        raise UsageError("check either a record (-f/--json) or a file (--file), not both")
+    if file is not None:
+        from cg_cli.readers import RecordFile
+
+        with RecordFile(file, file_format) as records:
+            problems = check_file(mapping, records, records.header)
+        what = file
+    elif field or json_path:
+        json_input = None
+        if json_path is not None:
+            source = "stdin" if json_path == "-" else json_path
+            json_input = parse_json_input(read_text_input(json_path, "--json"), f"--json {source}")
+        problems = check_record(mapping, build_record(field or [], json_input, strict=False))
+        what = "the record"
+    else:
+        problems = check_mapping(mapping)
+        what = f"mapping {mapping.name!r}"
+    if problems:
+        raise CheckFailed(f"{len(problems)} problem(s) in {what}", problems, report=True)
+    if json_output:
+        render.json_out({"ok": True, "problems": []})
+    render.err(f"No problems in {render.safe(what)} for mapping {mapping.name!r}.")
