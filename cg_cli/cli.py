@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from cg_cli import __version__
-from cg_cli.commands import auth, mappings, records, sandbox
+from cg_cli.commands import auth, mappings, records, records_import, sandbox
 from cg_cli.commands.common import AppState, app_state, new_app
 from cg_cli.constants import ENV_DEBUG, ENVIRONMENT_HELP
 from cg_cli.errors import CgError, ExitCode
@@ -43,6 +43,7 @@ app = new_app(
     epilog=ENVIRONMENT_EPILOG,
 )
 app.add_typer(auth.app, name="auth")
+records.app.command("import", epilog=records_import.IMPORT_EXAMPLES)(records_import.import_records)
 app.add_typer(records.app, name="records")
 app.add_typer(mappings.app, name="mappings")
 app.command("sandbox")(sandbox.sandbox)

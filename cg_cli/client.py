@@ -156,7 +156,8 @@ def fetch_token(http: Http, token_url: str, credentials: Credentials) -> Token:
         raise NetworkError("the token service answered 200 without a usable access token") from None
     if not isinstance(access_token, str) or not access_token:
         raise NetworkError("the token service answered 200 without a usable access token")
-    return Token(access_token, time.time() + lifetime)
+    now = time.time()
+    return Token(access_token, now + lifetime, now)
 
 
 class RecordsClient:
@@ -250,6 +251,7 @@ def network_error(exc: BaseException, url: str, options: HttpOptions) -> Network
         return NetworkError(
             f"{what}; not resent: the record may have arrived, and a survey mapping would send a second survey",
             hint="check in CustomerGauge whether it arrived before you push it again",
+            maybe_delivered=True,
         )
     retried = f" after {options.retries} retries" if options.retries else ""
     return NetworkError(what + retried)

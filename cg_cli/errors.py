@@ -31,6 +31,10 @@ class CgError(Exception):
         self.message = message
         self.hint = hint
 
+    def as_json(self) -> dict[str, Any]:
+        """The document printed on stdout for this error under --output json."""
+        return {"ok": False, "error": self.message, "exit_code": int(self.exit_code)}
+
 
 class UsageError(CgError):
     """Bad option, unreadable or malformed input, missing settings."""
@@ -49,9 +53,13 @@ class NetworkError(CgError):
 
     exit_code = ExitCode.NETWORK
 
-    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, status: int | None = None, maybe_delivered: bool = False
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
+        # True when the request may have reached the service and was not resent.
+        self.maybe_delivered = maybe_delivered
 
 
 class ApiValidationError(CgError):
@@ -82,14 +90,19 @@ class CheckFailed(CgError):
         self.problems = problems
         self.report = report
 
-
-class ImportIncomplete(CgError):
-    """`records import` finished, but some rows failed."""
-
-    exit_code = ExitCode.PARTIAL
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": False, "problems": [p.as_json() for p in self.problems]}
 
 
-class Interrupted(CgError):
-    """Stopped by Ctrl-C."""
+class ImportEnded(CgError):
+    """`records import` ended short of sending every row: failed rows (6), a
+    service that stayed down (5), credentials refused (3), or Ctrl-C (130).
+    Carries the run's summary, which is the JSON document for this error."""
 
-    exit_code = ExitCode.INTERRUPTED
+    def __init__(self, message: str, exit_code: ExitCode, summary: dict[str, Any], hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+        self.summary = summary
+
+    def as_json(self) -> dict[str, Any]:
+        return self.summary

@@ -24,6 +24,8 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 # Types whose push can send a survey: never resent once it may have arrived.
 SURVEY_TYPES = frozenset({"multi-object", "survey-response"})
+# Columns cg adds to a failed file; ignored on input so a fixed failed file can be imported.
+RESERVED_COLUMNS = frozenset({"_row", "_error"})
 NOT_IN_MAPPING = "not in mapping — the API would drop it silently"
 _PHONE = re.compile(r"[0-9 ()+\-]*")
 _KEYS = ("reference", "type", "fields")
@@ -189,17 +191,18 @@ def check_fields(mapping: Mapping, names: Iterable[str], row: int | None = None)
     return [Problem(row, name, NOT_IN_MAPPING, suggest(name, mapping.fields)) for name in names if name not in known]
 
 
-def check_values(mapping: Mapping, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
-    """Required fields, Phone and Email shapes, scalar values."""
+def check_values(mapping: Mapping | None, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
+    """Scalar values, Phone and Email shapes, and (with a mapping) its required fields."""
     problems: list[Problem] = []
     for name, value in record.items():
         if not is_scalar(value):
             kind = "an object" if isinstance(value, dict) else "a list" if isinstance(value, list) else "null"
             problems.append(Problem(row, name, f"value is {kind}; only strings, numbers and booleans are sent"))
-    for group in mapping.required_groups:
+    for group in mapping.required_groups if mapping else ():
         if not any(_has_value(record.get(f)) for f in group):
             label = " or ".join(group)
             present = any(f in record for f in group)
+            assert mapping is not None
             problems.append(
                 Problem(row, label, f"required for {mapping.described} but {'empty' if present else 'missing'}")
             )
@@ -218,7 +221,7 @@ def check_record(mapping: Mapping, record: MappingType[str, Any], row: int | Non
 
 def check_file(mapping: Mapping, rows: Iterable[Any], header: list[str] | None) -> list[Problem]:
     """Problems of a whole file: the CSV header once, then every row."""
-    problems = check_fields(mapping, header) if header is not None else []
+    problems = check_fields(mapping, [h for h in header if h not in RESERVED_COLUMNS]) if header is not None else []
     for row in rows:
         if row.error is not None:
             problems.append(Problem(row.number, None, row.error))

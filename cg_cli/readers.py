@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cg_cli.errors import UsageError
+from cg_cli.mappings import RESERVED_COLUMNS
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -21,7 +22,7 @@ _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 class Row:
     number: int  # 1-based data row number (the CSV header is not a data row)
     record: dict[str, Any]  # what would be sent: empty CSV cells left out
-    original: dict[str, Any] | str  # the row as read, for the failed file
+    original: list[str] | dict[str, Any] | str  # the row as read: CSV cells, a JSON object, or a bad line
     error: str | None = None  # the row could not be read as a record
 
 
@@ -108,12 +109,11 @@ class RecordFile:
         header = self.header
         for number, cells in enumerate(self._safe_csv_rows(), start=1):
             if len(cells) != len(header):
-                original: dict[str, Any] = dict(zip(header, cells, strict=False))
                 error = f"row has {len(cells)} cells but the header has {len(header)}"
-                yield Row(number, {}, original, error)
+                yield Row(number, {}, cells, error)
                 continue
-            original = dict(zip(header, cells, strict=True))
-            yield Row(number, {k: v for k, v in original.items() if v != ""}, original)
+            record = {k: v for k, v in zip(header, cells, strict=True) if v != "" and k not in RESERVED_COLUMNS}
+            yield Row(number, record, cells)
 
     def _jsonl_rows(self) -> Iterator[Row]:
         number = 0
@@ -130,6 +130,14 @@ class RecordFile:
                 continue
             number += 1
             yield _jsonl_row(number, line_number, line.strip())
+
+    def estimated_rows(self) -> int | None:
+        """Data rows, counted as lines (a quoted cell with a newline counts twice); None for stdin."""
+        if self.path == "-":
+            return None
+        with open(self.path, "rb") as raw:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
+        return max(lines - (1 if self.format == "csv" else 0), 0)
 
     def close(self) -> None:
         if self.path != "-":
@@ -151,4 +159,4 @@ def _jsonl_row(number: int, line_number: int, line: str) -> Row:
         return Row(number, {}, line, f"line {line_number}: JSON nested too deeply")
     if not isinstance(data, dict):
         return Row(number, {}, line, f"line {line_number}: expected a JSON object")
-    return Row(number, data, data)
+    return Row(number, {k: v for k, v in data.items() if k not in RESERVED_COLUMNS}, data)

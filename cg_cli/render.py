@@ -64,18 +64,12 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 def error(exc: CgError, *, json_output: bool = False) -> None:
     """The one rendering of every typed error: `error: …` and `hint: …` on stderr."""
-    if isinstance(exc, ApiValidationError):
-        if json_output:
-            json_out(exc.as_json())
-        else:
-            field_errors(exc.message, exc.errors)
+    if json_output:
+        json_out(exc.as_json())
+    elif isinstance(exc, ApiValidationError):
+        field_errors(exc.message, exc.errors)
     elif isinstance(exc, CheckFailed):
-        if json_output:
-            json_out({"ok": False, "problems": [p.as_json() for p in exc.problems]})
-        else:
-            problems(exc.problems, stderr=not exc.report)
-    elif json_output:
-        json_out({"ok": False, "error": exc.message, "exit_code": int(exc.exit_code)})
+        problems(exc.problems, stderr=not exc.report)
     err(f"error: {safe(exc.summary if isinstance(exc, ApiValidationError) else exc.message)}")
     if exc.hint:
         err(f"hint: {safe(exc.hint)}")

@@ -24,10 +24,13 @@ log = logging.getLogger(__name__)
 class Token:
     access_token: str = field(repr=False)
     expires_at: float
+    issued_at: float
 
     def usable(self, now: float | None = None) -> bool:
+        """Valid for a while yet: 60 s, or a tenth of a short lifetime."""
         now = time.time() if now is None else now
-        return self.expires_at - TOKEN_EXPIRY_MARGIN > now
+        margin = min(TOKEN_EXPIRY_MARGIN, (self.expires_at - self.issued_at) / 10)
+        return self.expires_at - margin > now
 
 
 class TokenCache:
@@ -46,18 +49,25 @@ class TokenCache:
             return None
         if data is None:
             return None
-        token, expires_at = data.get("access_token"), data.get("expires_at")
-        if not isinstance(token, str) or not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+        token, expires_at, issued_at = data.get("access_token"), data.get("expires_at"), data.get("issued_at")
+        if not isinstance(token, str) or not _is_number(expires_at) or not _is_number(issued_at):
             log.warning("warning: token cache %s is not valid; discarding it", self.path)
             self.clear()
             return None
-        return Token(token, float(expires_at))
+        return Token(token, float(expires_at), float(issued_at))
 
     def save(self, token: Token) -> None:
-        write_private_json(self.path, {"access_token": token.access_token, "expires_at": token.expires_at})
+        write_private_json(
+            self.path,
+            {"access_token": token.access_token, "expires_at": token.expires_at, "issued_at": token.issued_at},
+        )
 
     def clear(self) -> bool:
         return remove_file(self.path)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class TokenProvider:
