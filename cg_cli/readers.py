@@ -98,6 +98,10 @@ class RecordFile:
                 raise UsageError(f"{self.path}: not UTF-8 text (near line {self._csv.line_num + 1})") from None
             except csv.Error as exc:
                 raise UsageError(f"{self.path}, line {self._csv.line_num}: {exc}") from None
+            if any("\x00" in cell for cell in cells):
+                raise UsageError(
+                    f"{self.path}, line {self._csv.line_num}: contains a NUL byte (a binary or UTF-16 file?)"
+                )
             if cells:  # csv.reader gives [] for a blank line
                 yield cells
 

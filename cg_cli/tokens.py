@@ -49,12 +49,13 @@ class TokenCache:
             return None
         if data is None:
             return None
-        token, expires_at, issued_at = data.get("access_token"), data.get("expires_at"), data.get("issued_at")
-        if not isinstance(token, str) or not _is_number(expires_at) or not _is_number(issued_at):
+        token = data.get("access_token")
+        expires_at, issued_at = _number(data.get("expires_at")), _number(data.get("issued_at"))
+        if not isinstance(token, str) or expires_at is None or issued_at is None:
             log.warning("warning: token cache %s is not valid; discarding it", self.path)
             self.clear()
             return None
-        return Token(token, float(expires_at), float(issued_at))
+        return Token(token, expires_at, issued_at)
 
     def save(self, token: Token) -> None:
         write_private_json(
@@ -66,8 +67,8 @@ class TokenCache:
         return remove_file(self.path)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class TokenProvider:

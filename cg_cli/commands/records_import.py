@@ -23,7 +23,7 @@ from cg_cli.commands.common import (
 from cg_cli.commands.records import ConfigOption, MappingOption, NoCheckOption
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from cg_cli.errors import AuthError, CheckFailed, ExitCode, ImportEnded, UsageError
-from cg_cli.importer import ImportResult, Importer, summary_json
+from cg_cli.importer import Importer, ImportResult, summary_json
 from cg_cli.journal import FailedFile, Journal, default_failed_path, default_journal_path
 from cg_cli.mappings import RESERVED_COLUMNS, check_fields
 from cg_cli.readers import RecordFile
@@ -102,8 +102,18 @@ def import_records(
         journal_file.open()
         try:
             result = _run(
-                records, target, settings, journal_file, failed_file, workers, rate, False, no_check, timeout,
-                retries, done_before,
+                records,
+                target,
+                settings,
+                journal_file,
+                failed_file,
+                workers,
+                rate,
+                False,
+                no_check,
+                timeout,
+                retries,
+                done_before,
             )
         finally:
             journal_file.close()
