@@ -1,3 +1,3 @@
-from cg_cli.cli import main
+from cg_cli.main import main
 
 raise SystemExit(main())

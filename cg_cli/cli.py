@@ -3,8 +3,6 @@ that turns typed errors into messages and exit codes."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,14 +12,13 @@ from typer.core import TyperGroup
 from cg_cli import __version__
 from cg_cli.commands import auth, mappings, records, records_import, sandbox
 from cg_cli.commands.common import AppState, app_state, new_app
-from cg_cli.constants import ENV_DEBUG, ENVIRONMENT_HELP
-from cg_cli.errors import CgError, ExitCode
-from cg_cli.settings import GlobalOptions
+from cg_cli.constants import ENVIRONMENT_HELP
 
 
 class CgGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         from cg_cli import render
+        from cg_cli.errors import CgError, ExitCode
 
         try:
             return super().invoke(ctx)
@@ -82,25 +79,8 @@ def root(
     version: VersionOption = False,
 ) -> None:
     from cg_cli import render
+    from cg_cli.settings import GlobalOptions
 
     state = app_state(ctx)
     state.options = GlobalOptions(profile=profile, region=region, env_file=env_file, verbose=verbose)
-    handler = render.start_logging(verbose)
-    ctx.call_on_close(lambda: render.stop_logging(handler))
-
-
-def main() -> int:
-    """Entry point of the `cg` script; internal errors end as exit 1 without a traceback."""
-    try:
-        app(prog_name="cg", obj=AppState())
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-    except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
-        if os.environ.get(ENV_DEBUG) == "1" or "-v" in sys.argv or "--verbose" in sys.argv:
-            raise
-        sys.stderr.write(
-            f"error: internal error ({exc.__class__.__name__}); this is a bug in cg {__version__}.\n"
-            f"hint: run again with {ENV_DEBUG}=1 for the traceback, and report it\n"
-        )
-        return int(ExitCode.INTERNAL)
-    return 0
+    render.start_diagnostics(verbose)

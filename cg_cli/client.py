@@ -8,7 +8,6 @@ commands import it only when they are about to send something.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from types import TracebackType
@@ -29,12 +28,10 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from cg_cli import __version__
+from cg_cli import __version__, log
 from cg_cli.errors import ApiValidationError, AuthError, NetworkError
 from cg_cli.settings import Credentials, HttpOptions
 from cg_cli.tokens import Token, TokenProvider
-
-log = logging.getLogger(__name__)
 
 USER_AGENT = f"cg-cli/{__version__}"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
@@ -102,6 +100,8 @@ def load_mappings(path: Path) -> MappingFile:
 
 
 def parse_mappings(text: str, path: Path) -> MappingFile:
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -157,6 +157,8 @@ def _line_of(lines: list[str], name: str, key: str | None) -> int:
 
 def suggest(name: str, headings: Iterable[str]) -> str | None:
     """The heading `name` probably meant: same ignoring case and spacing, else the closest."""
+    import difflib
+
     headings = list(headings)
     squashed = _squash(name)
     for heading in headings:

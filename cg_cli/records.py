@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -150,6 +149,8 @@ class RecordBody:
 
 def curl_command(url: str, body: RecordBody, token_command: str) -> str:
     """An equivalent curl line; the token comes from `$(cg auth token)` at run time."""
+    import shlex
+
     return " ".join(
         [
             "curl --fail-with-body -X PUT",

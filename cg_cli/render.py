@@ -7,7 +7,6 @@ off, and control characters (terminal escapes) are shown as \\xNN.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -88,25 +87,8 @@ def problems(found: Sequence[Problem], *, stderr: bool = False) -> None:
     table(None, ("Row", "Field", "Problem", "Suggestion"), rows, stderr=stderr)
 
 
-class _StderrHandler(logging.Handler):
-    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
+def start_diagnostics(verbose: bool) -> None:
+    """Warnings always, each HTTP attempt with -v, on whatever sys.stderr is now."""
+    from cg_cli import log
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            err(safe(self.format(record)))
-        except Exception:  # pragma: no cover - logging must never raise
-            self.handleError(record)
-
-
-def start_logging(verbose: bool) -> logging.Handler:
-    """Warnings always, each HTTP attempt with -v; returns the handler to remove later."""
-    logger = logging.getLogger("cg_cli")
-    handler = _StderrHandler()
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False
-    return handler
-
-
-def stop_logging(handler: logging.Handler) -> None:
-    logging.getLogger("cg_cli").removeHandler(handler)
+    log.connect(lambda message: err(safe(message)), verbose=verbose)

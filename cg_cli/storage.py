@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ def ensure_private_dir(path: Path) -> None:
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:
     """Replace `path` with `data` so that a crash leaves the old file or the new one."""
+    import tempfile
+
     ensure_private_dir(path.parent)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -7,17 +7,15 @@ command with a cached token never imports requests.
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cg_cli import log
 from cg_cli.constants import TOKEN_EXPIRY_MARGIN
 from cg_cli.storage import CorruptFileError, read_private_json, remove_file, write_private_json
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

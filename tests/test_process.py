@@ -34,7 +34,7 @@ def imported_modules(*args: str) -> set[str]:
     code = (
         "import sys, json, atexit\n"
         "atexit.register(lambda: sys.__stderr__.write('MODULES' + json.dumps(sorted(sys.modules))))\n"
-        "from cg_cli.cli import main\n"
+        "from cg_cli.main import main\n"
         f"sys.argv = ['cg', *{list(args)!r}]\n"
         "raise SystemExit(main())\n"
     )
@@ -59,7 +59,8 @@ def test_config_dir_that_is_a_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_internal_errors_are_one_line_without_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from cg_cli import auth, cli
+    from cg_cli import auth
+    from cg_cli import main as entry
 
     def broken(settings: object) -> None:
         raise RuntimeError("boom")
@@ -67,13 +68,13 @@ def test_internal_errors_are_one_line_without_traceback(monkeypatch: pytest.Monk
     monkeypatch.setattr(auth, "logout", broken)
     monkeypatch.setattr(sys, "argv", ["cg", "auth", "logout"])
     monkeypatch.setenv("CG_REGION", "eu")
-    assert cli.main() == 1
+    assert entry.main() == 1
     err = capsys.readouterr().err
     assert err.startswith("error: internal error (RuntimeError); this is a bug")
     assert "Traceback" not in err
     monkeypatch.setenv("CG_DEBUG", "1")
     with pytest.raises(RuntimeError):
-        cli.main()
+        entry.main()
 
 
 def test_sandbox_command_serves_and_stops_on_sigint(tmp_path: Path) -> None:

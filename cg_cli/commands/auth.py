@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cg_cli import auth, render
+from cg_cli import render
 from cg_cli.commands.common import (
     OutputOption,
     RetriesOption,
@@ -17,7 +17,6 @@ from cg_cli.commands.common import (
     settings_for,
 )
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ENV_CLIENT_SECRET
-from cg_cli.errors import AuthError, UsageError
 
 app = new_app("Log in with a Connected App's client credentials and manage the access token.")
 
@@ -40,6 +39,9 @@ def login(
 
       printf '%s\\n' "$CG_SECRET" | cg auth login --client-id ID --client-secret-stdin --region eu
     """
+    from cg_cli import auth
+    from cg_cli.errors import UsageError
+
     settings = settings_for(ctx, client_id=client_id, region=region)
     if not settings.client_id.value:
         if not sys.stdin.isatty():
@@ -56,6 +58,8 @@ def login(
 
 
 def _client_secret(from_stdin: bool, configured: str | None, source: str | None) -> str:
+    from cg_cli.errors import UsageError
+
     # Only a secret from stdin, the environment or .env: a stored one is what we replace.
     if from_stdin:
         secret = sys.stdin.readline().rstrip("\r\n")
@@ -85,6 +89,9 @@ def status(
 
     Exits 0 when a token can be had, 3 when not.
     """
+    from cg_cli import auth
+    from cg_cli.errors import AuthError
+
     settings = settings_for(ctx, output=output)
     result = auth.status(settings, http_options(timeout, retries))
     if settings.json_output:
@@ -115,6 +122,8 @@ def token(
 
     curl -H "Authorization: Bearer $(cg auth token)" …
     """
+    from cg_cli import auth
+
     settings = settings_for(ctx)
     provider = auth.token_provider(settings, http_options(timeout, retries))
     render.out(provider.get())
@@ -123,6 +132,8 @@ def token(
 @app.command()
 def logout(ctx: typer.Context) -> None:
     """Forget the profile's client secret and its cached token."""
+    from cg_cli import auth
+
     settings = settings_for(ctx)
     forgot_secret, forgot_token = auth.logout(settings)
     if forgot_secret or forgot_token:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cg_cli.errors import UsageError
-from cg_cli.settings import GlobalOptions, HttpOptions, Settings, load_settings
+if TYPE_CHECKING:
+    from cg_cli.settings import GlobalOptions, HttpOptions, Settings
 
 
 def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
@@ -29,7 +29,7 @@ def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
 class AppState:
     """Carried in the click context: global options, and how errors are shown."""
 
-    options: GlobalOptions = field(default_factory=GlobalOptions)
+    options: GlobalOptions | None = None
     json_output: bool = False
 
 
@@ -51,11 +51,13 @@ def settings_for(
     mappings_file: Path | None = None,
 ) -> Settings:
     """Settings for this command; from here on errors follow its --output."""
+    from cg_cli.settings import GlobalOptions, load_settings
+
     state = app_state(ctx)
     if output == "json":
         state.json_output = True
     settings = load_settings(
-        state.options,
+        state.options or GlobalOptions(),
         region=region,
         client_id=client_id,
         configuration=configuration,
@@ -67,6 +69,9 @@ def settings_for(
 
 
 def http_options(timeout: float, retries: int, *, resend_after_send: bool = True) -> HttpOptions:
+    from cg_cli.errors import UsageError
+    from cg_cli.settings import HttpOptions
+
     if timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
     if retries < 0:
@@ -77,6 +82,8 @@ def http_options(timeout: float, retries: int, *, resend_after_send: bool = True
 def token_command(state: AppState) -> str:
     """`cg auth token` as this invocation would run it (same profile and env file)."""
     parts = ["cg"]
+    if state.options is None:
+        return "cg auth token"
     if state.options.profile:
         parts += ["--profile", state.options.profile]
     if state.options.env_file:

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cg_cli import render
 from cg_cli.commands.common import FieldOption, JsonOption, MappingsFileOption, OutputOption, new_app, settings_for
-from cg_cli.errors import CheckFailed, UsageError
-from cg_cli.mappings import MappingFile, check_file, check_mapping, check_record
-from cg_cli.records import build_record, parse_json_input, read_text_input
-from cg_cli.targets import mapping_file
+
+if TYPE_CHECKING:
+    from cg_cli.mappings import MappingFile
 
 app = new_app("Inspect and check the mapping file (cg-mappings.toml) before data is sent.")
 
 
 def _load(ctx: typer.Context, mappings_file: Path | None, output: str | None) -> tuple[MappingFile, bool]:
+    from cg_cli.targets import mapping_file
+
     settings = settings_for(ctx, output=output, mappings_file=mappings_file)
     mappings = mapping_file(settings, required=True)
     assert mappings is not None
@@ -88,6 +89,10 @@ def check(
 
     Exits 0 when clean, 4 when there is any problem.
     """
+    from cg_cli.errors import CheckFailed, UsageError
+    from cg_cli.mappings import check_file, check_mapping, check_record
+    from cg_cli.records import build_record, parse_json_input, read_text_input
+
     mappings, json_output = _load(ctx, mappings_file, output)
     mapping = mappings.get(name)
     if file is not None and (field or json_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,10 +21,9 @@ from cg_cli.commands.common import (
     token_command,
 )
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
-from cg_cli.errors import CheckFailed
-from cg_cli.mappings import check_record
-from cg_cli.records import RecordBody, build_record, curl_command, parse_json_input, read_text_input
-from cg_cli.targets import resolve_target
+
+if TYPE_CHECKING:
+    from cg_cli.records import RecordBody
 
 app = new_app("Push records to the PUT Records API.")
 
@@ -69,6 +68,11 @@ def put(
     Fields come from -f "Field Name=value" (split at the first "="; names keep
     their spaces and case) and/or --json; -f overrides keys from --json.
     """
+    from cg_cli.errors import CheckFailed
+    from cg_cli.mappings import check_record
+    from cg_cli.records import RecordBody, build_record, parse_json_input, read_text_input
+    from cg_cli.targets import resolve_target
+
     settings = settings_for(ctx, configuration=config, output=output, mappings_file=mappings_file)
     json_input = None
     if json_path is not None:
@@ -106,6 +110,7 @@ def put(
 
 def _show_dry_run(url: str, body: RecordBody, token_cmd: str, json_output: bool) -> None:
     from cg_cli import __version__
+    from cg_cli.records import curl_command
 
     headers = {
         "Authorization": "Bearer ***",

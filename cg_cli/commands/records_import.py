@@ -7,7 +7,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,12 +22,11 @@ from cg_cli.commands.common import (
 )
 from cg_cli.commands.records import ConfigOption, MappingOption, NoCheckOption
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
-from cg_cli.errors import AuthError, CheckFailed, ExitCode, ImportEnded, UsageError
-from cg_cli.importer import Importer, ImportResult, summary_json
-from cg_cli.journal import FailedFile, Journal, default_failed_path, default_journal_path
-from cg_cli.mappings import RESERVED_COLUMNS, check_fields
-from cg_cli.readers import RecordFile
-from cg_cli.targets import resolve_target
+
+if TYPE_CHECKING:
+    from cg_cli.importer import Importer, ImportResult
+    from cg_cli.journal import FailedFile, Journal
+    from cg_cli.readers import RecordFile
 
 IMPORT_EXAMPLES = """\b
 Examples:
@@ -76,6 +75,12 @@ def import_records(
     5 the service stayed unreachable (the rest is resumable); 4 the header
     check failed; 3 credentials refused; 2 bad input; 130 interrupted.
     """
+    from cg_cli.errors import CheckFailed, UsageError
+    from cg_cli.journal import FailedFile, Journal, default_failed_path, default_journal_path
+    from cg_cli.mappings import RESERVED_COLUMNS, check_fields
+    from cg_cli.readers import RecordFile
+    from cg_cli.targets import resolve_target
+
     settings = settings_for(ctx, configuration=config, output=output, mappings_file=mappings_file)
     target = resolve_target(settings, mapping)
     with RecordFile(file, file_format) as records:
@@ -135,6 +140,7 @@ def _run(
     retries: int,
     done_before: set[int] | None = None,
 ) -> ImportResult:
+    from cg_cli.importer import Importer
     from cg_cli.progress import progress_for
 
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
@@ -175,6 +181,8 @@ def _run(
 
 def _stop_on_ctrl_c(importer: Importer, journal: Journal | None) -> Any:
     """First Ctrl-C: finish the requests in flight, then stop. Second: quit at once."""
+    from cg_cli.errors import ExitCode
+
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
@@ -192,6 +200,9 @@ def _stop_on_ctrl_c(importer: Importer, journal: Journal | None) -> Any:
 
 
 def _finish(result: ImportResult, file: str, failed_path: str, journal: Journal, json_output: bool) -> None:
+    from cg_cli.errors import AuthError, ExitCode, ImportEnded
+    from cg_cli.importer import summary_json
+
     stats = result.stats
     summary = summary_json(result, failed_path=failed_path if stats.failed else None, journal_path=str(journal.path))
     everything_sent = stats.failed == 0 and result.stopped_by is None and not result.interrupted
@@ -221,6 +232,9 @@ def _finish(result: ImportResult, file: str, failed_path: str, journal: Journal,
 
 
 def _finish_dry_run(result: ImportResult, file: str, json_output: bool) -> None:
+    from cg_cli.errors import ExitCode, ImportEnded
+    from cg_cli.importer import summary_json
+
     stats = result.stats
     summary = summary_json(result, failed_path=None, journal_path=None)
     line = f"{stats.valid} row(s) would be sent, {stats.failed} would fail; nothing was sent"

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from cg_cli import render
-from cg_cli.errors import UsageError
-from cg_cli.settings import LOOPBACK_HOSTS
 
 
 def sandbox(
@@ -31,8 +29,10 @@ def sandbox(
     field errors, unknown fields dropped silently). GET /_sandbox/records shows
     what it accepted; POST /_sandbox/faults queues faults. Ctrl-C stops it.
     """
+    from cg_cli.errors import UsageError
     from cg_cli.mappings import load_mappings
     from cg_cli.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MAPPINGS, Sandbox
+    from cg_cli.settings import LOOPBACK_HOSTS
 
     if host not in LOOPBACK_HOSTS:
         raise UsageError(f"the sandbox listens on loopback only, not {host}", hint="use 127.0.0.1")

@@ -1,0 +1,27 @@
+"""Diagnostics from the core without importing `logging` (it costs start-up time).
+
+The CLI connects a sink (render.err) once per invocation; with no sink,
+messages go nowhere. `info` is shown only with -v; `warning` always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+_sink: Callable[[str], None] | None = None
+_verbose = False
+
+
+def connect(sink: Callable[[str], None] | None, *, verbose: bool = False) -> None:
+    global _sink, _verbose
+    _sink, _verbose = sink, verbose
+
+
+def info(message: str, *args: object) -> None:
+    if _verbose and _sink is not None:
+        _sink(message % args if args else message)
+
+
+def warning(message: str, *args: object) -> None:
+    if _sink is not None:
+        _sink(message % args if args else message)
