@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from cg_cli import __version__
 from cg_cli.commands import auth, mappings, records, records_import, sandbox
-from cg_cli.commands.common import AppState, app_state, new_app
+from cg_cli.commands.common import app_state, new_app
 from cg_cli.constants import ENVIRONMENT_HELP
 
 
