@@ -37,6 +37,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format cg_cli tests bench
 
 bench: $(STAMP)
+	$(PY) -m compileall -q cg_cli   # measure what an installed cg runs: compiled bytecode
 	$(PY) bench/run.py
 
 demo: $(STAMP)

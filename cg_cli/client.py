@@ -8,6 +8,7 @@ commands import it only when they are about to send something.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from types import TracebackType
@@ -92,6 +93,10 @@ def new_session(options: HttpOptions) -> requests.Session:
         raise_on_redirect=False,
     )
     session = requests.Session()
+    # requests re-reads every environment variable on every request to find
+    # proxies (a third of the time per row of an import); read them once here.
+    session.trust_env = False
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     session.headers["User-Agent"] = USER_AGENT
     adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=2)
     session.mount("https://", adapter)
@@ -105,13 +110,27 @@ class Http:
     def __init__(self, options: HttpOptions | None = None) -> None:
         self.options = options or HttpOptions()
         self.session = new_session(self.options)
+        self._proxies: dict[str, dict[str, str]] = {}
+
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        """HTTP(S)_PROXY and NO_PROXY for this URL's host, read once per host."""
+        host = urlsplit(url).netloc
+        if host not in self._proxies:
+            self._proxies[host] = requests.utils.get_environ_proxies(url)
+        return self._proxies[host]
 
     def send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
         log.info("%s %s", method, url)
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, data=body, headers=headers, timeout=self.options.timeout, allow_redirects=False
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=self.options.timeout,
+                allow_redirects=False,
+                proxies=self._proxies_for(url),
             )
         except requests.RequestException as exc:
             log.info("  failed after %.0f ms: %s", (time.monotonic() - started) * 1000, _describe_cause(exc))

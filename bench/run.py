@@ -1,0 +1,376 @@
+"""`make bench`: cg side by side with what users would otherwise run, against `cg sandbox`.
+
+Every row is a whole-process median over several runs, beside a peer measured
+in the same run on the same machine. The table is printed and written to
+bench/results.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+CG = str(BIN / "cg")
+HTTP = str(BIN / "http")
+CURL = shutil.which("curl")
+REF = "53505294-0b20-2509-b15d-c8e377701d66"
+RECORD = {"Account Name": "ACME", "Email": "joe.doe@example.com"}
+HERE = Path(__file__).parent
+QUICK = os.environ.get("CG_BENCH_QUICK") == "1"  # fewer runs and rows, for trying the harness
+
+
+@dataclass
+class Row:
+    name: str
+    cg: str
+    peer: str
+    ratio: str
+    target: str
+    met: str
+
+
+ROWS: list[Row] = []
+
+
+def add(name: str, cg: float, peer: float, unit: str, target: str, met: bool | None, peer_name: str) -> None:
+    ratio = cg / peer if peer else float("nan")
+    fmt = "{:.1f} " + unit
+    ROWS.append(
+        Row(
+            name,
+            fmt.format(cg),
+            f"{peer_name}: {fmt.format(peer)}",
+            f"{ratio:.2f}×",
+            target,
+            "—" if met is None else ("yes" if met else "NO"),
+        )
+    )
+    print(f"  {name}: cg {fmt.format(cg)} | {peer_name} {fmt.format(peer)} | {ratio:.2f}×", flush=True)
+
+
+def median_ms(command: Sequence[str], env: dict[str, str], runs: int, shell: bool = False) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(
+            command if not shell else ["bash", "-c", command[0]],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        times.append((time.perf_counter() - started) * 1000)
+        if done.returncode != 0:
+            raise SystemExit(f"benchmark command failed: {command}\n{done.stderr.decode()}")
+    return statistics.median(times)
+
+
+@contextmanager
+def sandbox(*args: str) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [CG, "sandbox", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    url = line.split()[1].split("=", 1)[1]
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def stats(url: str) -> dict[str, int]:
+    with urllib.request.urlopen(url + "/_sandbox/stats") as response:
+        return dict(json.loads(response.read()))
+
+
+def reset(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(url + "/_sandbox/reset", data=b"", method="POST")).close()
+
+
+def cg_env(url: str, config_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CG_")}
+    env.update(
+        CG_AUTH_URL=url,
+        CG_API_URL=url,
+        CG_CLIENT_ID="sandbox-client",
+        CG_CLIENT_SECRET="sandbox-secret",
+        CG_CONFIG_DIR=str(config_dir),
+        NO_COLOR="1",
+    )
+    return env
+
+
+def startup(env: dict[str, str], runs: int) -> None:
+    print("start-up", flush=True)
+    floor = median_ms([sys.executable, "-c", "pass"], env, runs)
+    cg = median_ms([CG, "--version"], env, runs)
+    http = median_ms([HTTP, "--version"], env, runs)
+    add("cg --version vs http --version", cg, http, "ms", "≤ 0.5×", cg <= 0.5 * http, "http")
+    add("cg --version vs python -c pass", cg, floor, "ms", "≤ 8×", cg <= 8 * floor, "python")
+    cg_help = median_ms([CG, "--help"], env, runs)
+    http_help = median_ms([HTTP, "--help"], env, runs)
+    add("cg --help vs http --help", cg_help, http_help, "ms", "—", None, "http")
+
+
+def single_put(url: str, env: dict[str, str], token: str, runs: int) -> None:
+    print("one record", flush=True)
+    fields = [f"-f{k}={v}" for k, v in RECORD.items()]
+    dry = median_ms([CG, "records", "put", "--config", REF, *fields, "--dry-run"], env, runs)
+    offline = median_ms(
+        [
+            HTTP,
+            "--ignore-stdin",
+            "--offline",
+            "PUT",
+            f"{url}/records/",
+            f"configuration={REF}",
+            *(f"record[{k}]={v}" for k, v in RECORD.items()),
+        ],
+        env,
+        runs,
+    )
+    add("records put --dry-run vs http --offline", dry, offline, "ms", "≤ 0.5×", dry <= 0.5 * offline, "http")
+    body = json.dumps({"configuration": REF, "record": RECORD})
+    put = median_ms([CG, "records", "put", "--config", REF, *fields], env, runs)
+    http = median_ms(
+        [
+            HTTP,
+            "--ignore-stdin",
+            "--check-status",
+            "-q",
+            "PUT",
+            f"{url}/records/",
+            f"Authorization:Bearer {token}",
+            f"configuration={REF}",
+            *(f"record[{k}]={v}" for k, v in RECORD.items()),
+        ],
+        env,
+        runs,
+    )
+    add("records put (cached token) vs http PUT", put, http, "ms", "≤ 0.6×", put <= 0.6 * http, "http")
+    if CURL:
+        curl = median_ms(
+            [
+                CURL,
+                "-sf",
+                "-X",
+                "PUT",
+                f"{url}/records/",
+                "-H",
+                f"Authorization: Bearer {token}",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+            ],
+            env,
+            runs,
+        )
+        add("records put (cached token) vs curl", put, curl, "ms", "—", None, "curl")
+
+
+def shell_loop(url: str, env: dict[str, str], token: str) -> None:
+    print("a shell loop of 50 calls", flush=True)
+    env = {**env, "CG_CONFIG_DIR": env["CG_CONFIG_DIR"] + "-loop"}  # a cold token cache: the loop fetches one
+    before = stats(url)["token_requests"]
+    cg_loop = (
+        f'for i in $(seq 50); do {CG} records put --config {REF} -f "Account Name=ACME $i" '
+        '-f "Email=joe@example.com" || exit 1; done'
+    )
+    cg = median_ms([cg_loop], env, 1, shell=True)
+    tokens = stats(url)["token_requests"] - before
+    http_loop = (
+        f"for i in $(seq 50); do {HTTP} --ignore-stdin --check-status -q PUT {url}/records/ "
+        f'"Authorization:Bearer {token}" configuration={REF} "record[Account Name]=ACME $i" '
+        '"record[Email]=joe@example.com" || exit 1; done'
+    )
+    http = median_ms([http_loop], env, 1, shell=True)
+    add("50-call shell loop vs the same loop with http", cg, http, "ms", "≤ 0.6×", cg <= 0.6 * http, "http")
+    ROWS.append(
+        Row(
+            "token requests during the 50-call cg loop",
+            str(tokens),
+            "",
+            "",
+            "exactly 1",
+            "yes" if tokens == 1 else "NO",
+        )
+    )
+    print(f"  token requests during the loop: {tokens}")
+
+
+def write_accounts(path: Path, count: int) -> None:
+    with path.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["Account Name", "Email"])
+        for i in range(1, count + 1):
+            writer.writerow([f"Account {i}", f"user{i}@example.com"])
+
+
+def import_rate(path: Path, env: dict[str, str], workers: int) -> float:
+    done = subprocess.run(
+        [CG, "records", "import", str(path), "--config", REF, "--workers", str(workers), "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"import failed: {done.stderr}")
+    return float(json.loads(done.stdout)["rows_per_second"])
+
+
+def curl_loop_rate(url: str, token: str, rows: int, work: Path, env: dict[str, str]) -> float:
+    bodies = work / "bodies.jsonl"
+    with bodies.open("w") as stream:
+        for i in range(1, rows + 1):
+            stream.write(json.dumps({"configuration": REF, "record": {"Account Name": f"Account {i}"}}) + "\n")
+    script = (
+        f'while IFS= read -r body; do {CURL} -sf -X PUT {url}/records/ -H "Authorization: Bearer {token}" '
+        f'-H "Content-Type: application/json" --data-binary "$body" || exit 1; done < {bodies}'
+    )
+    started = time.perf_counter()
+    subprocess.run(["bash", "-c", script], env=env, check=True)
+    return rows / (time.perf_counter() - started)
+
+
+def ceiling_rate(url: str, token: str, rows: int, workers: int, env: dict[str, str]) -> float:
+    done = subprocess.run(
+        [sys.executable, str(HERE / "ceiling.py"), url, token, REF, str(rows), str(workers)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.strip())
+
+
+def imports(work: Path) -> None:
+    print("records import, 50 ms service latency", flush=True)
+    rows = 400 if QUICK else 2000
+    path = work / "accounts.csv"
+    write_accounts(path, rows)
+    with sandbox("--latency", "0.05") as url:
+        env = cg_env(url, work / "cfg-latency")
+        token = subprocess.run([CG, "auth", "token"], env=env, capture_output=True, text=True, check=True).stdout
+        rate = import_rate(path, env, 8)
+        ideal = 8 / 0.05
+        add(
+            f"import {rows} rows, --workers 8 vs 8 × 1/50 ms",
+            rate,
+            ideal,
+            "rows/s",
+            "≥ 0.9×",
+            rate >= 0.9 * ideal,
+            "ideal",
+        )
+        if CURL:
+            loop_rows = 100 if QUICK else 200
+            curl = curl_loop_rate(url, token.strip(), loop_rows, work, env)
+            add(
+                f"import --workers 8 vs curl loop ({loop_rows} rows)",
+                rate,
+                curl,
+                "rows/s",
+                "≥ 8×",
+                rate >= 8 * curl,
+                "curl loop",
+            )
+    print("records import, no added latency", flush=True)
+    rows = 2000 if QUICK else 10000
+    write_accounts(path, rows)
+    for workers in (1, 4, 8):
+        with sandbox() as url:
+            env = cg_env(url, work / f"cfg-{workers}")
+            token = subprocess.run([CG, "auth", "token"], env=env, capture_output=True, text=True, check=True)
+            rate = import_rate(path, env, workers)
+            reset(url)
+            ceiling = ceiling_rate(url, token.stdout.strip(), rows, workers, env)
+        add(
+            f"import {rows} rows, --workers {workers} vs http.client ceiling",
+            rate,
+            ceiling,
+            "rows/s",
+            "≥ 0.5×",
+            rate >= 0.5 * ceiling,
+            "ceiling",
+        )
+
+
+def peak_rss_kb(command: Sequence[str], env: dict[str, str]) -> int:
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *command], env=env, capture_output=True, text=True, check=True)
+    return int(done.stdout.strip())
+
+
+def memory(work: Path) -> None:
+    print("records import --dry-run memory", flush=True)
+    small, big = work / "small.csv", work / "big.csv"
+    big_rows = 100_000 if QUICK else 1_000_000
+    write_accounts(small, 10_000)
+    write_accounts(big, big_rows)
+    env = cg_env("http://127.0.0.1:9", work / "cfg-mem")
+    command = [CG, "records", "import", "{}", "--config", REF, "--dry-run"]
+    small_kb = peak_rss_kb([c.format(small) for c in command], env)
+    big_kb = peak_rss_kb([c.format(big) for c in command], env)
+    add(
+        f"--dry-run peak memory, {big_rows:,} vs 10,000 rows",
+        big_kb / 1024,
+        small_kb / 1024,
+        "MiB",
+        "within 10 %",
+        big_kb <= 1.1 * small_kb,
+        "10,000 rows",
+    )
+
+
+def table() -> str:
+    lines = [
+        f"Measured {dt.date.today().isoformat()} on {os.cpu_count()} cores, Python "
+        f"{sys.version.split()[0]}, {sys.platform}; medians of whole processes against `cg sandbox` on loopback.",
+        "",
+        "| benchmark | cg | peer | ratio | target | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {r.name} | {r.cg} | {r.peer} | {r.ratio} | {r.target} | {r.met} |" for r in ROWS]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    runs = 5 if QUICK else 15
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        with sandbox() as url:
+            env = cg_env(url, work / "cfg")
+            token = subprocess.run([CG, "auth", "token"], env=env, capture_output=True, text=True, check=True)
+            startup(env, runs)
+            single_put(url, env, token.stdout.strip(), runs)
+            shell_loop(url, env, token.stdout.strip())
+        imports(work)
+        memory(work)
+    text = table()
+    print()
+    print(text)
+    (HERE / "results.md").write_text("# make bench\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
