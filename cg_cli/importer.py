@@ -8,10 +8,10 @@ workers only send.
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -130,38 +130,73 @@ class Importer:
         self._stop.set()
 
     def run(self, done_before: set[int] | frozenset[int] = frozenset()) -> ImportResult:
+        """Read rows on this thread, send them on the workers, record outcomes here."""
         stats = self.result.stats
-        in_flight: set[Future[_Outcome]] = set()
+        todo: queue.Queue[Row | None] = queue.Queue(maxsize=2 * self._workers)
+        outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        workers = [
+            threading.Thread(target=self._work, args=(todo, outcomes), name=f"cg-import-{n}", daemon=True)
+            for n in range(self._workers if not self._dry_run else 0)
+        ]
+        for worker in workers:
+            worker.start()
+        pending = 0
+        failure: BaseException | None = None
         try:
-            with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="cg-import") as pool:
-                for row in self._rows:
-                    if self._stop.is_set():
-                        break
-                    if row.number in done_before:
-                        stats.skipped += 1
-                        self._report()
-                        continue
-                    problem = self._local_problem(row)
-                    if problem is not None:
-                        self._finish(_Outcome(row, error=problem))
-                        continue
-                    if self._dry_run:
-                        stats.valid += 1
-                        self._report()
-                        continue
-                    while len(in_flight) >= 2 * self._workers and not self._stop.is_set():
-                        in_flight = self._collect(in_flight, timeout=0.2)
-                    if self._stop.is_set():
-                        break
-                    in_flight.add(pool.submit(self._send, row))
-                while in_flight:
-                    in_flight = self._collect(in_flight, timeout=0.2)
-        finally:
-            stats.finished = time.monotonic()
-            for sender in self._senders:
-                sender.close()
-            self._report()
+            for row in self._rows:
+                if self._stop.is_set():
+                    break
+                if row.number in done_before:
+                    stats.skipped += 1
+                    self._report()
+                    continue
+                problem = self._local_problem(row)
+                if problem is not None:
+                    self._finish(_Outcome(row, error=problem))
+                elif self._dry_run:
+                    stats.valid += 1
+                    self._report()
+                else:
+                    while not self._stop.is_set():
+                        try:
+                            todo.put(row, timeout=0.2)
+                        except queue.Full:
+                            pending -= self._drain(outcomes, wait=True)
+                        else:
+                            pending += 1
+                            break
+                    pending -= self._drain(outcomes, wait=False)
+        except BaseException as exc:  # the input broke off: journal what was sent, then raise
+            failure = exc
+            self._stop.set()
+        for _ in workers:
+            todo.put(None)
+        while pending:
+            pending -= self._drain(outcomes, wait=True)
+        for worker in workers:
+            worker.join()
+        for sender in self._senders:
+            sender.close()
+        stats.finished = time.monotonic()
+        self._report()
+        if failure is not None:
+            raise failure
         return self.result
+
+    def _work(self, todo: queue.Queue[Row | None], outcomes: queue.SimpleQueue[_Outcome]) -> None:
+        while (row := todo.get()) is not None:
+            outcomes.put(self._send(row))
+
+    def _drain(self, outcomes: queue.SimpleQueue[_Outcome], *, wait: bool) -> int:
+        """Record the outcomes that are ready (waiting briefly for one if asked); how many."""
+        count = 0
+        while True:
+            try:
+                outcome = outcomes.get(block=wait and count == 0, timeout=0.2)
+            except queue.Empty:
+                return count
+            self._finish(outcome)
+            count += 1
 
     def _local_problem(self, row: Row) -> str | None:
         if row.error is not None:
@@ -174,12 +209,6 @@ class Importer:
         if len(self.result.problems) < MAX_KEPT_PROBLEMS:
             self.result.problems.extend(problems[: MAX_KEPT_PROBLEMS - len(self.result.problems)])
         return "; ".join(f"{p.field}: {p.problem}" if p.field else p.problem for p in problems)
-
-    def _collect(self, in_flight: set[Future[_Outcome]], timeout: float) -> set[Future[_Outcome]]:
-        finished, pending = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in finished:
-            self._finish(future.result())
-        return pending
 
     def _finish(self, outcome: _Outcome) -> None:
         stats = self.result.stats

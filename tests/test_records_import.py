@@ -378,3 +378,15 @@ def test_token_expiry_mid_run_costs_one_refresh(server) -> None:
     assert sandbox.stats()["token_requests"] == 2
     names = received_names(sandbox)
     assert len(names) == 300 and set(names.values()) == {1}
+
+
+def test_input_breaking_off_mid_file_journals_what_was_sent(cg, server) -> None:
+    sandbox = server()
+    write_accounts(Path("a.csv"), 50)
+    with Path("a.csv").open("ab") as stream:
+        stream.write(b"Bad\x00Row,x@y.z\n")
+    result = cg("records", "import", "a.csv", "--mapping", "accounts", "--workers", "4")
+    assert result.exit_code == 2
+    assert "line 52: contains a NUL byte" in result.stderr
+    journaled = {line for line in Path("a.cg-journal").read_text().splitlines() if line.startswith("S ")}
+    assert len(journaled) == len(sandbox.records()) == 50
