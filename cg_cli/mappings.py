@@ -83,20 +83,14 @@ class MappingFile:
 
 
 def load_mappings(path: Path) -> MappingFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    from cg_cli.files import read_text
+
+    if not path.exists():
         raise UsageError(
             f"mapping file {path} does not exist",
             hint="create cg-mappings.toml (see the README), or point CG_MAPPINGS_FILE / --mappings-file at it",
-        ) from None
-    except IsADirectoryError:
-        raise UsageError(f"mapping file {path} is a directory") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"mapping file {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read mapping file {path}: {exc.strerror}") from None
-    return parse_mappings(text, path)
+        )
+    return parse_mappings(read_text(path, "mapping file"), path)
 
 
 def parse_mappings(text: str, path: Path) -> MappingFile:

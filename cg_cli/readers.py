@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cg_cli.errors import UsageError
+from cg_cli.files import check_readable_file
 from cg_cli.mappings import RESERVED_COLUMNS
 
 FORMATS = ("csv", "jsonl")
@@ -55,12 +56,9 @@ class RecordFile:
         if self.path == "-":
             return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
         path = Path(self.path)
-        if path.is_dir():
-            raise UsageError(f"{self.path} is a directory, not a file")
+        check_readable_file(path, "input file")
         try:
             return path.open(encoding="utf-8-sig", newline="")
-        except FileNotFoundError:
-            raise UsageError(f"{self.path}: no such file") from None
         except PermissionError:
             raise UsageError(f"{self.path}: permission denied") from None
         except OSError as exc:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -43,29 +41,6 @@ def fields_from_options(options: Iterable[str]) -> Record:
 class JsonInput:
     configuration: str | None
     record: Mapping[str, Any]
-
-
-def read_text_input(path: str, what: str) -> str:
-    """The text of a file, or of stdin for `-`; clean errors for everything else."""
-    if path == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-        source = "stdin"
-    else:
-        source = path
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise UsageError(f"{what} {path}: no such file") from None
-        except IsADirectoryError:
-            raise UsageError(f"{what} {path} is a directory, not a file") from None
-        except PermissionError:
-            raise UsageError(f"{what} {path}: permission denied") from None
-        except OSError as exc:
-            raise UsageError(f"{what} {path}: cannot read ({exc.strerror})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{what} {source} is not UTF-8 text (byte {exc.start})") from None
 
 
 def parse_json_input(text: str, source: str) -> JsonInput:

@@ -216,17 +216,11 @@ def read_dotenv(env_file: Path | None) -> dict[str, str]:
     path = env_file if env_file is not None else Path(".env")
     if env_file is None and not path.is_file():
         return {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"env file {path} does not exist") from None
-    except IsADirectoryError:
-        raise UsageError(f"env file {path} is a directory") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"env file {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read env file {path}: {exc.strerror}") from None
     from dotenv.parser import parse_stream
+
+    from cg_cli.files import read_text
+
+    text = read_text(path, "env file")
 
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):

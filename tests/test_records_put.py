@@ -301,7 +301,7 @@ def test_dry_run_uses_the_profile_in_curl(cg, monkeypatch: pytest.MonkeyPatch) -
         (["--json", "-"], '{"A": [1]}', "field 'A' is a list"),
         (["--json", "-"], '{"A": null}', "field 'A' is null"),
         (["--json", "-"], '{"configuration": 5, "record": {"A": "1"}}', '"configuration" must be a string'),
-        (["--json", "missing.json"], None, "missing.json: no such file"),
+        (["--json", "missing.json"], None, "--json missing.json does not exist"),
         (["--json", "."], None, "is a directory"),
         (["--output", "yaml"], None, "unknown output format"),
     ],

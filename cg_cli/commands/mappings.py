@@ -90,8 +90,9 @@ def check(
     Exits 0 when clean, 4 when there is any problem.
     """
     from cg_cli.errors import CheckFailed, UsageError
+    from cg_cli.files import read_text_or_stdin
     from cg_cli.mappings import check_file, check_mapping, check_record
-    from cg_cli.records import build_record, parse_json_input, read_text_input
+    from cg_cli.records import build_record, parse_json_input
 
     mappings, json_output = _load(ctx, mappings_file, output)
     mapping = mappings.get(name)
@@ -107,7 +108,7 @@ def check(
         json_input = None
         if json_path is not None:
             source = "stdin" if json_path == "-" else json_path
-            json_input = parse_json_input(read_text_input(json_path, "--json"), f"--json {source}")
+            json_input = parse_json_input(read_text_or_stdin(json_path, "--json"), f"--json {source}")
         problems = check_record(mapping, build_record(field or [], json_input, strict=False))
         what = "the record"
     else:
