@@ -12,6 +12,7 @@ import contextlib
 import json
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -50,6 +51,7 @@ class Fault:
     delay: float = 0.0
     drop: bool = False  # close the connection without an answer, request unprocessed
     drop_after: bool = False  # process the request, then close without an answer
+    process: bool = False  # with `status`: process the request, then answer with the fault
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
@@ -146,24 +148,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"message": "Not Found."})
 
     # --- the two services -----------------------------------------------
-    def _token(self, body: bytes) -> None:
+    def _token(self, body: bytes) -> bool:
+        """Handle a token request; it is always answered."""
         with self.state.lock:
             self.state.token_requests += 1
         if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             self._send_json(400, {"error": "invalid_request", "error_description": "form body expected"})
-            return
+            return True
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         with self.state.lock:
             self.state.token_clients.append(form.get("client_id", ""))
         if form.get("grant_type") != "client_credentials":
             self._send_json(400, {"error": "unsupported_grant_type"})
-            return
+            return True
         if not (
             secrets.compare_digest(form.get("client_id", ""), self.state.client_id)
             and secrets.compare_digest(form.get("client_secret", ""), self.state.client_secret)
         ):
             self._send_json(401, {"error": "invalid_client"})
-            return
+            return True
         token = secrets.token_urlsafe(24)
         with self.state.lock:
             self.state.tokens[token] = time.time() + self.state.token_ttl
@@ -172,21 +175,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(
             200, {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl) if ttl >= 1 else ttl}
         )
+        return True
 
-    def _records(self, body: bytes, answer: bool = True) -> None:
+    def _records(self, body: bytes, answer: bool = True) -> bool:
+        """Handle a PUT; True when an answer was sent (always, unless `answer` is False and it succeeded)."""
         with self.state.lock:
             self.state.record_requests += 1
         if self.state.latency:
             time.sleep(self.state.latency)
         if not self._authorised():
             self._send_json(401, UNAUTHENTICATED)
-            return
+            return True
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
         configuration, record = _parse_record_body(content_type, body)
         errors = self._validate(configuration, record)
         if errors:
             self._send_json(422, {"message": INVALID, "errors": errors})
-            return
+            return True
         assert isinstance(configuration, str) and isinstance(record, dict)
         mapping = self.state.configurations[configuration]
         kept = {k: v for k, v in record.items() if k in mapping.fields}
@@ -202,6 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if answer:
             self._send(200)
+        return answer
 
     def _authorised(self) -> bool:
         scheme, _, token = self.headers.get("Authorization", "").partition(" ")
@@ -235,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         return errors
 
     # --- faults ------------------------------------------------------------
-    def _with_faults(self, target: str, handle: Callable[[bool], None]) -> None:
+    def _with_faults(self, target: str, handle: Callable[[bool], bool]) -> None:
         """Answer through `handle(answer)`, unless a queued fault says otherwise."""
         fault = self.state.next_fault(target)
         if fault is not None and fault.delay:
@@ -245,18 +251,23 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.drop:
             self._drop()
         elif fault.drop_after:
-            handle(False)
-            self._drop()
+            if not handle(False):
+                self._drop()
+        elif fault.process:
+            if not handle(False):
+                self._answer_fault(target, fault, counted=True)
         else:
             self._answer_fault(target, fault)
 
-    def _answer_fault(self, target: str, fault: Fault) -> None:
+    def _answer_fault(self, target: str, fault: Fault, counted: bool = False) -> None:
+        """Answer with the fault's status; `counted` when the handler already counted the request."""
         assert fault.status is not None
-        with self.state.lock:
-            if target == "records":
-                self.state.record_requests += 1
-            else:
-                self.state.token_requests += 1
+        if not counted:
+            with self.state.lock:
+                if target == "records":
+                    self.state.record_requests += 1
+                else:
+                    self.state.token_requests += 1
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
         payload = fault.body if fault.body is not None else json.dumps({"message": f"Injected {fault.status}."})
         self._send(fault.status, payload.encode(), fault.content_type, headers)
@@ -334,6 +345,11 @@ class _Server(ThreadingHTTPServer):
         self.state = state
         self.log_requests = log_requests
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a timeout, an injected drop) is normal here, not a traceback."""
+        if self.log_requests:
+            sys.stderr.write(f"sandbox: connection from {client_address[0]} ended early\n")
 
 
 class Sandbox:
