@@ -7,7 +7,7 @@ import json
 import os
 import socket
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,23 +117,53 @@ def sandbox(outputs: Outputs) -> Iterator[SandboxHandle]:
     server = start_sandbox()
     yield SandboxHandle(server)
     server.stop()
+    assert_no_secrets(outputs, server)
+
+
+def assert_no_secrets(outputs: Outputs, server: Sandbox) -> None:
     _assert_no_secrets(outputs, [SECRET, *server.state.issued])
 
 
-@pytest.fixture
-def sandbox_env(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+def use_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxHandle) -> SandboxHandle:
     """The sandbox's URLs and credentials in the environment, as a CI job would set them."""
-    monkeypatch.setenv("CG_AUTH_URL", sandbox.url)
-    monkeypatch.setenv("CG_API_URL", sandbox.url)
+    for name in ("CG_AUTH_URL", "CG_API_URL"):
+        monkeypatch.setenv(name, sandbox.url)
     monkeypatch.setenv("CG_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("CG_CLIENT_SECRET", SECRET)
     return sandbox
 
 
+@pytest.fixture
+def sandbox_env(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+    return use_sandbox(monkeypatch, sandbox)
+
+
+@pytest.fixture
+def make_sandbox(outputs: Outputs, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SandboxHandle]]:
+    """Start sandboxes with other settings (mappings, latency); each is checked for leaks at the end."""
+    started: list[Sandbox] = []
+
+    def start(**kwargs: Any) -> SandboxHandle:
+        server = start_sandbox(**kwargs)
+        started.append(server)
+        return use_sandbox(monkeypatch, SandboxHandle(server))
+
+    yield start
+    for server in started:
+        server.stop()
+        assert_no_secrets(outputs, server)
+
+
 def _assert_no_secrets(outputs: Outputs, secrets: list[str]) -> None:
+    """Nothing cg printed, and no file it wrote in the working dir (failed files, journals), holds a secret."""
     for text in outputs.texts:
         for secret in secrets:
             assert secret not in text, "a secret or token showed in cg's output"
+    for path in [*Path.cwd().rglob("*.failed.*"), *Path.cwd().rglob("*.cg-journal")]:
+        if path.is_file():
+            content = path.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in content, f"a secret or token was written to {path.name}"
 
 
 @pytest.fixture

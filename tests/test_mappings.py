@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cg_cli.mappings import Mapping, suggest
-from tests.conftest import SECRET, SandboxHandle, start_sandbox, write_mappings
+from tests.conftest import SandboxHandle, write_mappings
 
 ACCOUNTS = Mapping(
     "accounts", "53505294-0b20-2509-b15d-c8e377701d66", "account", ("Account Name", "First Name", "Last Name", "Email")
@@ -245,14 +245,8 @@ def test_suggest_prefers_case_and_spacing_matches() -> None:
 
 
 @pytest.fixture
-def mapped_sandbox(monkeypatch: pytest.MonkeyPatch, outputs) -> SandboxHandle:
-    server = start_sandbox(mappings=[ACCOUNTS, CONTACTS, SURVEYS])
-    for name in ("CG_AUTH_URL", "CG_API_URL"):
-        monkeypatch.setenv(name, server.url)
-    monkeypatch.setenv("CG_CLIENT_ID", "test-client")
-    monkeypatch.setenv("CG_CLIENT_SECRET", SECRET)
-    yield SandboxHandle(server)
-    server.stop()
+def mapped_sandbox(make_sandbox) -> SandboxHandle:
+    return make_sandbox(mappings=[ACCOUNTS, CONTACTS, SURVEYS])
 
 
 def test_put_with_mapping_refuses_to_send(cg, mapped_sandbox: SandboxHandle) -> None:

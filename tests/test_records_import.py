@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cg_cli.mappings import Mapping
-from tests.conftest import SECRET, SandboxHandle, start_sandbox, write_mappings
+from tests.conftest import SECRET, SandboxHandle, write_mappings
 
 ACCOUNTS = Mapping("accounts", "acc-ref", "account", ("Account Name", "First Name", "Email"))
 CONTACTS = Mapping("contacts", "contact", "contact", ("Email", "Phone", "First Name"))
@@ -25,26 +25,10 @@ CG = str(Path(sys.executable).parent / "cg")
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch, outputs, clean_env: Path) -> Any:
-    """A sandbox serving the test mappings, its URLs and credentials in the environment."""
-    started: list[Any] = []
-
-    def start(**kwargs: Any) -> SandboxHandle:
-        sandbox = start_sandbox(mappings=[ACCOUNTS, CONTACTS, SURVEYS], **kwargs)
-        started.append(sandbox)
-        for name in ("CG_AUTH_URL", "CG_API_URL"):
-            monkeypatch.setenv(name, sandbox.url)
-        monkeypatch.setenv("CG_CLIENT_ID", "test-client")
-        monkeypatch.setenv("CG_CLIENT_SECRET", SECRET)
-        return SandboxHandle(sandbox)
-
+def server(make_sandbox: Any, clean_env: Path) -> Any:
+    """Start a sandbox serving the test mappings, which are also in ./cg-mappings.toml."""
     write_mappings(Path("cg-mappings.toml"), ACCOUNTS, CONTACTS, SURVEYS)
-    yield start
-    for sandbox in started:
-        sandbox.stop()
-        for text in outputs.texts:
-            for secret in [SECRET, *sandbox.state.issued]:
-                assert secret not in text
+    return lambda **kwargs: make_sandbox(mappings=[ACCOUNTS, CONTACTS, SURVEYS], **kwargs)
 
 
 def write_accounts(path: Path, count: int, missing_every: int = 0) -> Path:

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from cg_cli.mappings import Mapping
-from tests.conftest import ACCOUNTS_REF, SandboxHandle, free_port, start_sandbox
+from tests.conftest import ACCOUNTS_REF, SandboxHandle, free_port
 
 ACME = ["-f", "Account Name=ACME", "-f", "Email=joe.doe@example.com"]
 
@@ -56,18 +56,9 @@ AWKWARD_VALUE = "a&b=c [d] é +%20 ☃"
 
 
 @pytest.fixture
-def awkward_sandbox(monkeypatch: pytest.MonkeyPatch, outputs) -> SandboxHandle:
-    server = start_sandbox(
-        mappings=[Mapping("odd", "odd-ref", "account", ("Account Name", AWKWARD_NAME, AWKWARD_JSON_NAME))]
-    )
-    monkeypatch.setenv("CG_AUTH_URL", server.url)
-    monkeypatch.setenv("CG_API_URL", server.url)
-    monkeypatch.setenv("CG_CLIENT_ID", "test-client")
-    from tests.conftest import SECRET
-
-    monkeypatch.setenv("CG_CLIENT_SECRET", SECRET)
-    yield SandboxHandle(server)
-    server.stop()
+def awkward_sandbox(make_sandbox) -> SandboxHandle:
+    fields = ("Account Name", AWKWARD_NAME, AWKWARD_JSON_NAME)
+    return make_sandbox(mappings=[Mapping("odd", "odd-ref", "account", fields)])
 
 
 @pytest.mark.parametrize("form", [False, True])
