@@ -3,6 +3,7 @@ that turns typed errors into messages and exit codes."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,12 +11,29 @@ import typer
 from typer.core import TyperGroup
 
 from cg_cli import __version__
-from cg_cli.commands import auth, mappings, records, records_import, sandbox
 from cg_cli.commands.common import app_state, new_app
 from cg_cli.constants import ENVIRONMENT_HELP
 
+# Each command group lives in its own module, imported only when it runs (or
+# for --help): `cg records put` never pays for `auth`, `mappings` or `sandbox`.
+COMMAND_MODULES = {
+    "auth": "cg_cli.commands.auth",
+    "records": "cg_cli.commands.records",
+    "mappings": "cg_cli.commands.mappings",
+    "sandbox": "cg_cli.commands.sandbox",
+}
+
 
 class CgGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is None:
+            return None
+        return typer.main.get_command(importlib.import_module(module).app)
+
     def invoke(self, ctx: Any) -> Any:
         from cg_cli import render
         from cg_cli.errors import CgError, ExitCode
@@ -39,11 +57,6 @@ app = new_app(
     cls=CgGroup,
     epilog=ENVIRONMENT_EPILOG,
 )
-app.add_typer(auth.app, name="auth")
-records.app.command("import", epilog=records_import.IMPORT_EXAMPLES)(records_import.import_records)
-app.add_typer(records.app, name="records")
-app.add_typer(mappings.app, name="mappings")
-app.command("sandbox")(sandbox.sandbox)
 
 
 def _show_version(value: bool) -> None:

@@ -29,8 +29,9 @@ def all_options() -> list[tuple[str, object]]:
     def walk(command: object, path: str) -> None:
         for param in getattr(command, "params", []):
             found.append((f"{path} {'/'.join(param.opts)}", param))
-        for name, sub in getattr(command, "commands", {}).items():
-            walk(sub, f"{path} {name}")
+        if hasattr(command, "list_commands"):
+            for name in command.list_commands(None):  # type: ignore[attr-defined]
+                walk(command.get_command(None, name), f"{path} {name}")  # type: ignore[attr-defined]
 
     walk(typer.main.get_command(app), "cg")
     return found

@@ -113,3 +113,11 @@ MappingsFileOption = Annotated[
     Path | None,
     typer.Option("--mappings-file", help="Mapping file (default: CG_MAPPINGS_FILE, else ./cg-mappings.toml)."),
 ]
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help="Inbound Mapping reference (default: CG_CONFIGURATION).", metavar="REF"),
+]
+MappingOption = Annotated[
+    str | None, typer.Option("--mapping", "-m", help="A mapping from the mapping file (sets the reference).")
+]
+NoCheckOption = Annotated[bool, typer.Option("--no-check", help="Send even if the mapping check finds problems.")]

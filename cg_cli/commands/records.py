@@ -1,4 +1,4 @@
-"""cg records: put one record (import lives in records_import.py)."""
+"""cg records: put one record; `import` (in records_import.py) joins the group here."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import typer
 
 from cg_cli import render
 from cg_cli.commands.common import (
+    ConfigOption,
     FieldOption,
     JsonOption,
+    MappingOption,
     MappingsFileOption,
+    NoCheckOption,
     OutputOption,
     RetriesOption,
     TimeoutOption,
@@ -20,21 +23,13 @@ from cg_cli.commands.common import (
     settings_for,
     token_command,
 )
+from cg_cli.commands.records_import import IMPORT_EXAMPLES, import_records
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from cg_cli.records import RecordBody
 
 app = new_app("Push records to the PUT Records API.")
-
-ConfigOption = Annotated[
-    str | None,
-    typer.Option("--config", "-c", help="Inbound Mapping reference (default: CG_CONFIGURATION).", metavar="REF"),
-]
-MappingOption = Annotated[
-    str | None, typer.Option("--mapping", "-m", help="A mapping from the mapping file (sets the reference).")
-]
-NoCheckOption = Annotated[bool, typer.Option("--no-check", help="Send even if the mapping check finds problems.")]
 
 PUT_EXAMPLES = """\b
 Examples:
@@ -136,3 +131,6 @@ def _show_dry_run(url: str, body: RecordBody, token_cmd: str, json_output: bool)
         curl,
     ]
     render.out(render.safe("\n".join(lines), one_line=False))
+
+
+app.command("import", epilog=IMPORT_EXAMPLES)(import_records)

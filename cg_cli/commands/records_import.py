@@ -13,14 +13,16 @@ import typer
 
 from cg_cli import render
 from cg_cli.commands.common import (
+    ConfigOption,
+    MappingOption,
     MappingsFileOption,
+    NoCheckOption,
     OutputOption,
     RetriesOption,
     TimeoutOption,
     http_options,
     settings_for,
 )
-from cg_cli.commands.records import ConfigOption, MappingOption, NoCheckOption
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:

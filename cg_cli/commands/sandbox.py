@@ -8,8 +8,12 @@ from typing import Annotated
 import typer
 
 from cg_cli import render
+from cg_cli.commands.common import new_app
+
+app = new_app("Run a local stand-in for both APIs.")
 
 
+@app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 8765,
