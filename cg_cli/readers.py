@@ -138,7 +138,7 @@ class RecordFile:
         if self.path == "-":
             return None
         with open(self.path, "rb") as raw:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 16), b""))
         return max(lines - (1 if self.format == "csv" else 0), 0)
 
     def close(self) -> None:

@@ -30,7 +30,8 @@ def test_version_from_script_and_module() -> None:
     assert script.stdout.startswith("cg ")
 
 
-def imported_modules(*args: str) -> set[str]:
+def imported_modules(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules a real `cg ARGS` process had imported when it exited."""
     code = (
         "import sys, json, atexit\n"
         "atexit.register(lambda: sys.__stderr__.write('MODULES' + json.dumps(sorted(sys.modules))))\n"
@@ -38,7 +39,9 @@ def imported_modules(*args: str) -> set[str]:
         f"sys.argv = ['cg', *{list(args)!r}]\n"
         "raise SystemExit(main())\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env={**os.environ, **(env or {})}
+    )
     return set(json.loads(done.stderr.rsplit("MODULES", 1)[1]))
 
 
@@ -48,6 +51,36 @@ def test_version_and_help_do_not_import_requests_or_rich(args: tuple[str, ...]) 
     assert "requests" not in modules
     assert "urllib3" not in modules
     assert "rich" not in modules
+
+
+def test_version_does_not_even_import_typer() -> None:
+    assert "typer" not in imported_modules("--version")
+
+
+def test_each_path_imports_only_what_it_uses(tmp_path: Path) -> None:
+    from tests.conftest import ACCOUNTS_REF, CLIENT_ID, SECRET, start_sandbox
+
+    server = start_sandbox()
+    try:
+        env = {
+            "CG_AUTH_URL": server.url,
+            "CG_API_URL": server.url,
+            "CG_CLIENT_ID": CLIENT_ID,
+            "CG_CLIENT_SECRET": SECRET,
+            "CG_CONFIG_DIR": str(tmp_path / "cfg"),
+        }
+        first_token = imported_modules("auth", "token", env=env)
+        assert "requests" in first_token  # no cached token yet: it has to ask for one
+        cached_token = imported_modules("auth", "token", env=env)
+        assert not {"requests", "urllib3", "rich"} & cached_token
+        dry_run = imported_modules("records", "put", "-c", "REF", "-f", "A=1", "--dry-run", env=env)
+        assert not {"requests", "urllib3", "rich", "cg_cli.importer", "cg_cli.commands.auth"} & dry_run
+        put = imported_modules("records", "put", "-c", ACCOUNTS_REF, "-f", "Account Name=A", env=env)
+        assert len(server.state.records) == 1
+        assert "requests" in put
+        assert not {"rich", "cg_cli.importer", "cg_cli.readers", "cg_cli.commands.mappings"} & put
+    finally:
+        server.stop()
 
 
 def test_config_dir_that_is_a_file_exits_2(tmp_path: Path) -> None:
