@@ -62,21 +62,34 @@ def add(name: str, cg: float, peer: float, unit: str, target: str, met: bool | N
     print(f"  {name}: cg {fmt.format(cg)} | {peer_name} {fmt.format(peer)} | {ratio:.2f}×", flush=True)
 
 
+def run_ms(command: Sequence[str], env: dict[str, str], shell: bool = False) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        command if not shell else ["bash", "-c", command[0]],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark command failed: {command}\n{done.stderr.decode()}")
+    return elapsed
+
+
 def median_ms(command: Sequence[str], env: dict[str, str], runs: int, shell: bool = False) -> float:
-    times = []
+    return statistics.median(run_ms(command, env, shell) for _ in range(runs))
+
+
+def paired_ms(
+    first: Sequence[str], second: Sequence[str], env: dict[str, str], runs: int, shell: bool = False
+) -> tuple[float, float]:
+    """Medians of two commands run in turn, so both see the same machine noise."""
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
-        started = time.perf_counter()
-        done = subprocess.run(
-            command if not shell else ["bash", "-c", command[0]],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-        )
-        times.append((time.perf_counter() - started) * 1000)
-        if done.returncode != 0:
-            raise SystemExit(f"benchmark command failed: {command}\n{done.stderr.decode()}")
-    return statistics.median(times)
+        times[0].append(run_ms(first, env, shell))
+        times[1].append(run_ms(second, env, shell))
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 @contextmanager
@@ -118,13 +131,11 @@ def cg_env(url: str, config_dir: Path) -> dict[str, str]:
 
 def startup(env: dict[str, str], runs: int) -> None:
     print("start-up", flush=True)
-    floor = median_ms([sys.executable, "-c", "pass"], env, runs)
-    cg = median_ms([CG, "--version"], env, runs)
-    http = median_ms([HTTP, "--version"], env, runs)
+    cg, http = paired_ms([CG, "--version"], [HTTP, "--version"], env, runs)
     add("cg --version vs http --version", cg, http, "ms", "≤ 0.5×", cg <= 0.5 * http, "http")
+    cg, floor = paired_ms([CG, "--version"], [sys.executable, "-c", "pass"], env, runs)
     add("cg --version vs python -c pass", cg, floor, "ms", "≤ 8×", cg <= 8 * floor, "python")
-    cg_help = median_ms([CG, "--help"], env, runs)
-    http_help = median_ms([HTTP, "--help"], env, runs)
+    cg_help, http_help = paired_ms([CG, "--help"], [HTTP, "--help"], env, runs)
     add("cg --help vs http --help", cg_help, http_help, "ms", "—", None, "http")
 
 
@@ -193,15 +204,14 @@ def shell_loop(url: str, env: dict[str, str], token: str, loops: int) -> None:
         f'for i in $(seq 50); do {CG} records put --config {REF} -f "Account Name=ACME $i" '
         '-f "Email=joe@example.com" || exit 1; done'
     )
-    cg = median_ms([cg_loop], env, 1, shell=True)
+    run_ms([cg_loop], env, shell=True)  # the first loop starts from a cold token cache
     tokens = stats(url)["token_requests"] - before
-    cg = statistics.median([cg, *(median_ms([cg_loop], env, 1, shell=True) for _ in range(loops - 1))])
     http_loop = (
         f"for i in $(seq 50); do {HTTP} --ignore-stdin --check-status -q PUT {url}/records/ "
         f'"Authorization:Bearer {token}" configuration={REF} "record[Account Name]=ACME $i" '
         '"record[Email]=joe@example.com" || exit 1; done'
     )
-    http = median_ms([http_loop], env, loops, shell=True)
+    cg, http = paired_ms([cg_loop], [http_loop], env, loops, shell=True)
     add("50-call shell loop vs the same loop with http", cg, http, "ms", "≤ 0.6×", cg <= 0.6 * http, "http")
     ROWS.append(
         Row(
@@ -364,7 +374,7 @@ def main() -> None:
             token = subprocess.run([CG, "auth", "token"], env=env, capture_output=True, text=True, check=True)
             startup(env, runs)
             single_put(url, env, token.stdout.strip(), runs)
-            shell_loop(url, env, token.stdout.strip(), 1 if QUICK else 3)
+            shell_loop(url, env, token.stdout.strip(), 1 if QUICK else 3)  # 50 calls each
         imports(work)
         memory(work)
     text = table()

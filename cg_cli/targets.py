@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cg_cli import constants as C
 from cg_cli.errors import UsageError
-from cg_cli.mappings import Mapping, MappingFile, load_mappings
 from cg_cli.settings import SOURCE_DEFAULT, SOURCE_OPTION, Settings
+
+if TYPE_CHECKING:
+    from cg_cli.mappings import Mapping, MappingFile
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ def mapping_file(settings: Settings, *, required: bool) -> MappingFile | None:
     path = Path(settings.mappings_file.value or C.DEFAULT_MAPPINGS_FILE)
     if not required and settings.mappings_file.source == SOURCE_DEFAULT and not path.exists():
         return None
+    from cg_cli.mappings import load_mappings  # only when there is a file to read
+
     return load_mappings(path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from cg_cli.importer import Importer, ImportResult
     from cg_cli.journal import FailedFile, Journal
     from cg_cli.readers import RecordFile
+    from cg_cli.settings import HttpOptions, Settings
+    from cg_cli.targets import Target
 
 IMPORT_EXAMPLES = """\b
 Examples:
@@ -93,10 +96,13 @@ def import_records(
                     f"the header of {file} has {len(problems)} column(s) the mapping does not know; nothing was sent",
                     problems,
                 )
+        options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
+        run = functools.partial(
+            _run, records, target, settings, options=options, workers=workers, rate=rate, no_check=no_check
+        )
         journal_file = Journal(journal or default_journal_path(file), target.reference)
         if dry_run:
-            result = _run(records, target, settings, None, None, workers, rate, True, no_check, timeout, retries)
-            _finish_dry_run(result, file, settings.json_output)
+            _finish_dry_run(run(journal=None, failed=None, dry_run=True), file, settings.json_output)
             return
         if journal_file.exists() and not resume:
             raise UsageError(
@@ -108,20 +114,7 @@ def import_records(
         failed_file = FailedFile(failed_path, records.format, records.header, append=resume)
         journal_file.open()
         try:
-            result = _run(
-                records,
-                target,
-                settings,
-                journal_file,
-                failed_file,
-                workers,
-                rate,
-                False,
-                no_check,
-                timeout,
-                retries,
-                done_before,
-            )
+            result = run(journal=journal_file, failed=failed_file, dry_run=False, done_before=done_before)
         finally:
             journal_file.close()
             failed_file.close()
@@ -130,22 +123,22 @@ def import_records(
 
 def _run(
     records: RecordFile,
-    target: Any,
-    settings: Any,
+    target: Target,
+    settings: Settings,
+    *,
+    options: HttpOptions,
     journal: Journal | None,
     failed: FailedFile | None,
     workers: int,
     rate: float | None,
     dry_run: bool,
     no_check: bool,
-    timeout: float,
-    retries: int,
     done_before: set[int] | None = None,
 ) -> ImportResult:
+    """Run the importer over `records` with progress and Ctrl-C handling."""
     from cg_cli.importer import Importer
     from cg_cli.progress import progress_for
 
-    options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
     new_sender: Any = None
     if not dry_run:
         from cg_cli.auth import token_provider
