@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cg_cli import constants as C
 from cg_cli.errors import AuthError, CgError, UsageError
@@ -32,8 +31,7 @@ def _fetch(token_url: str, credentials: Credentials, options: HttpOptions | None
         http.close()
 
 
-@dataclass(frozen=True)
-class LoginResult:
+class LoginResult(NamedTuple):
     profile: str
     client_id: str
     region: str | None
@@ -64,8 +62,7 @@ def login(settings: Settings, client_secret: str, options: HttpOptions | None = 
     return LoginResult(settings.profile_name, client_id, region, path, token)
 
 
-@dataclass(frozen=True)
-class AuthStatus:
+class AuthStatus(NamedTuple):
     settings: Settings
     token: Token | None
     problem: CgError | None

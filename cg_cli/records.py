@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from cg_cli.errors import UsageError
@@ -37,8 +36,7 @@ def fields_from_options(options: Iterable[str]) -> Record:
     return record
 
 
-@dataclass(frozen=True)
-class JsonInput:
+class JsonInput(NamedTuple):
     configuration: str | None
     record: Mapping[str, Any]
 
@@ -100,8 +98,7 @@ def form_value(value: Scalar) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-@dataclass(frozen=True)
-class RecordBody:
+class RecordBody(NamedTuple):
     configuration: str
     record: Record
     form: bool = False

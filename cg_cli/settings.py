@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from cg_cli import constants as C
@@ -30,8 +31,8 @@ SOURCE_DEFAULT = "default"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-@dataclass(frozen=True)
-class GlobalOptions:
+# NamedTuple rather than dataclass for values built at every start: class creation is ~7x cheaper.
+class GlobalOptions(NamedTuple):
     """The options given before the command: `cg [--profile P] [--region R] ...`."""
 
     profile: str | None = None
@@ -40,8 +41,7 @@ class GlobalOptions:
     verbose: bool = False
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     value: str | None
     source: str | None = None
 
@@ -49,18 +49,19 @@ class Setting:
 UNSET = Setting(None)
 
 
-@dataclass(frozen=True)
-class HttpOptions:
+class HttpOptions(NamedTuple):
     timeout: float = C.DEFAULT_TIMEOUT
     retries: int = C.DEFAULT_RETRIES
     # False for survey mappings: never resend once the request may have arrived.
     resend_after_send: bool = True
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     client_id: str
-    client_secret: str = field(repr=False)
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(client_id={self.client_id!r}, client_secret='***')"
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,7 @@ def _require_url(setting: Setting) -> str:
     return setting.value
 
 
-@dataclass(frozen=True)
-class _Layers:
+class _Layers(NamedTuple):
     environ: Mapping[str, str]
     dotenv: Mapping[str, str]
     profile: Mapping[str, str]

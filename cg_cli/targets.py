@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from cg_cli import constants as C
 from cg_cli.errors import UsageError
@@ -14,8 +13,7 @@ if TYPE_CHECKING:
     from cg_cli.mappings import Mapping, MappingFile
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     reference: str
     mapping: Mapping | None
 

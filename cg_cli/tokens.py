@@ -10,19 +10,21 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from cg_cli import log
 from cg_cli.constants import TOKEN_EXPIRY_MARGIN
 from cg_cli.storage import CorruptFileError, read_private_json, remove_file, write_private_json
 
 
-@dataclass(frozen=True)
-class Token:
-    access_token: str = field(repr=False)
+class Token(NamedTuple):
+    access_token: str
     expires_at: float
     issued_at: float
+
+    def __repr__(self) -> str:
+        return f"Token(access_token='***', expires_at={self.expires_at}, issued_at={self.issued_at})"
 
     def usable(self, now: float | None = None) -> bool:
         """Valid for a while yet: 60 s, or a tenth of a short lifetime."""

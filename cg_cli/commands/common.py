@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,12 +24,12 @@ def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
     )
 
 
-@dataclass
 class AppState:
     """Carried in the click context: global options, and how errors are shown."""
 
-    options: GlobalOptions | None = None
-    json_output: bool = False
+    def __init__(self) -> None:
+        self.options: GlobalOptions | None = None
+        self.json_output = False
 
 
 def app_state(ctx: typer.Context) -> AppState:
