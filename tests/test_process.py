@@ -78,7 +78,7 @@ def test_each_path_imports_only_what_it_uses(tmp_path: Path) -> None:
         put = imported_modules("records", "put", "-c", ACCOUNTS_REF, "-f", "Account Name=A", env=env)
         assert len(server.state.records) == 1
         assert "requests" in put
-        assert not {"rich", "cg_cli.importer", "cg_cli.readers", "cg_cli.commands.mappings"} & put
+        assert not {"rich", "cg_cli.importer", "cg_cli.readers", "cg_cli.mappings", "cg_cli.commands.auth"} & put
     finally:
         server.stop()
 

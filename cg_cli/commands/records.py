@@ -65,7 +65,6 @@ def put(
     """
     from cg_cli.errors import CheckFailed
     from cg_cli.files import read_text_or_stdin
-    from cg_cli.mappings import check_record
     from cg_cli.records import RecordBody, build_record, parse_json_input
     from cg_cli.targets import resolve_target
 
@@ -77,6 +76,8 @@ def put(
     record = build_record(field or [], json_input)
     target = resolve_target(settings, mapping, json_input.configuration if json_input else None)
     if target.mapping is not None and not no_check:
+        from cg_cli.mappings import check_record
+
         problems = check_record(target.mapping, record)
         if problems:
             raise CheckFailed(
