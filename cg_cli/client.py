@@ -30,7 +30,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from cg_cli import __version__, log
-from cg_cli.errors import ApiValidationError, AuthError, NetworkError
+from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
 from cg_cli.settings import Credentials, HttpOptions
 from cg_cli.tokens import Token, TokenProvider
 
@@ -144,6 +144,13 @@ class Http:
 
 def fetch_token(http: Http, token_url: str, credentials: Credentials) -> Token:
     """Ask the token service for a new access token (client credentials)."""
+    try:
+        return _fetch_token(http, token_url, credentials)
+    except CgError as exc:
+        raise scrubbed(exc, credentials.client_secret) from None
+
+
+def _fetch_token(http: Http, token_url: str, credentials: Credentials) -> Token:
     form = urlencode(
         {
             "grant_type": "client_credentials",
@@ -186,6 +193,12 @@ class RecordsClient:
 
     def put(self, content_type: str, body: bytes) -> None:
         token = self.tokens.get()
+        try:
+            self._put_with_refresh(content_type, body, token)
+        except CgError as exc:
+            raise scrubbed(exc, token, self.tokens.token.access_token if self.tokens.token else "") from None
+
+    def _put_with_refresh(self, content_type: str, body: bytes, token: str) -> None:
         response = self._put(content_type, body, token)
         if response.status_code == 401:
             log.info("  401: refreshing the access token and retrying once")
@@ -204,6 +217,22 @@ class RecordsClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def scrubbed(exc: CgError, *secrets: str) -> CgError:
+    """`exc` with any secret a server echoed back (a misconfigured proxy, say) replaced by ***."""
+
+    def scrub(text: str) -> str:
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    exc.message = scrub(exc.message)
+    if isinstance(exc, ApiValidationError):
+        exc.summary = scrub(exc.summary)
+        exc.errors = {scrub(field): [scrub(m) for m in messages] for field, messages in exc.errors.items()}
+    return exc
 
 
 def raise_for_response(response: requests.Response, service: str, options: HttpOptions) -> None:

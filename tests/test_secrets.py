@@ -149,3 +149,25 @@ def test_a_process_killed_mid_write_leaves_a_whole_file(tmp_path: Path) -> None:
     data = json.loads(path.read_text())  # never half a file
     assert data["n"] >= 0 and data["pad"] in ("", "x" * 200_000)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_secret_echoed_by_the_token_service_is_scrubbed(cg, sandbox_env: SandboxHandle) -> None:
+    body = json.dumps({"error": "invalid_client", "error_description": f"client_secret={SECRET} is wrong"})
+    sandbox_env.fault(target="token", status=401, body=body)
+    result = cg("auth", "token")
+    assert result.exit_code == 3
+    assert "client_secret=*** is wrong" in result.stderr  # conftest checks SECRET appears nowhere
+
+
+def test_a_token_echoed_by_the_records_service_is_scrubbed(cg, sandbox_env: SandboxHandle) -> None:
+    token = cg("auth", "token", prints_token=True).stdout.strip()
+    errors = {"record": [f"bad token {token}"]}
+    sandbox_env.fault(status=422, body=json.dumps({"message": f"echo {token}", "errors": errors}))
+    result = cg("records", "put", "-c", ACCOUNTS_REF, "-f", "Account Name=A", "-o", "json")
+    assert result.exit_code == 4
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "status": 422,
+        "message": "echo ***",
+        "errors": {"record": ["bad token ***"]},
+    }
