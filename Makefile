@@ -64,6 +64,11 @@ demo: $(STAMP)
 	$(CG) records put --config 53505294-0b20-2509-b15d-c8e377701d66 -f "Email=joe.doe@example.com" \
 	  && echo "unexpected success" || echo "(exit code $$?)"
 	echo
+	echo "== a typo the API would drop silently (200, field lost), caught before sending: exit code 4"
+	printf '[accounts]\nreference = "53505294-0b20-2509-b15d-c8e377701d66"\ntype = "account"\nfields = ["Account Name", "First Name", "Last Name", "Email"]\n' > "$$workdir/cg-mappings.toml"
+	CG_MAPPINGS_FILE="$$workdir/cg-mappings.toml" $(CG) records put --mapping accounts -f "Account Name=ACME" -f "Frist Name=Joe" \
+	  && echo "unexpected success" || echo "(exit code $$?; nothing was sent)"
+	echo
 	echo "== what the sandbox received"
 	$(PY) -c 'import json, sys, urllib.request; \
 	  data = json.load(urllib.request.urlopen(sys.argv[1] + "/_sandbox/records")); \

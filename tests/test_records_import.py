@@ -375,3 +375,41 @@ def test_input_breaking_off_mid_file_journals_what_was_sent(cg, server) -> None:
     journaled = {line for line in Path("a.cg-journal").read_text().splitlines() if line.startswith("S ")}
     assert 0 < len(journaled) == len(sandbox.records())  # rows still queued were not sent
     assert cg("records", "import", "a.csv", "--mapping", "accounts", "--resume").exit_code == 2
+
+
+def test_second_ctrl_c_quits_at_once(server) -> None:
+    sandbox = server(latency=0.5)
+    write_accounts(Path("a.csv"), 200)
+    proc = import_process(sandbox, "a.csv", "--mapping", "accounts", "--workers", "2")
+    deadline = time.monotonic() + 20
+    while sandbox.stats()["record_requests"] == 0:  # requests are in flight, each held 0.5 s
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert "quitting now" in err and "Traceback" not in err
+    assert Path("a.cg-journal").exists()  # --resume picks up from here
+
+
+def test_progress_bar_on_a_terminal_draws_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from cg_cli.importer import ImportStats
+    from cg_cli.progress import BarProgress, PlainProgress, progress_for
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    monkeypatch.setattr(sys, "stderr", stream)
+    bar = progress_for("importing a.csv", 10)
+    assert isinstance(bar, BarProgress)
+    bar.update(ImportStats(sent=4, failed=1))
+    bar.close()
+    assert "importing a.csv" in stream.getvalue() and "1 failed" in stream.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert isinstance(progress_for("x", None), PlainProgress)
