@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cg_cli import constants as C
-from cg_cli.errors import AuthError, CgError, UsageError
+from cg_cli.errors import AuthError, CgError, NetworkError, UsageError
 from cg_cli.profiles import forget_secret, save_profile
 from cg_cli.settings import Credentials, HttpOptions, Settings
 from cg_cli.tokens import Token, TokenCache, TokenProvider
@@ -94,11 +94,14 @@ class AuthStatus(NamedTuple):
 
 
 def status(settings: Settings, options: HttpOptions | None = None) -> AuthStatus:
-    """Whether a token can be had: from the cache, else by asking for one."""
+    """Whether a token can be had: from the cache, else by asking for one.
+
+    The problem, if any, is kept rather than raised, so the settings can be shown with it.
+    """
     try:
         provider = token_provider(settings, options)
         provider.get()
-    except (AuthError, UsageError) as exc:
+    except (AuthError, UsageError, NetworkError) as exc:
         return AuthStatus(settings, None, exc)
     return AuthStatus(settings, provider.token, None)
 

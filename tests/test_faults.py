@@ -214,3 +214,10 @@ def test_token_service_down_with_a_cached_token_still_pushes(
     result = cg("records", "put", "-c", ACCOUNTS_REF, "-f", "Account Name=A")
     assert result.exit_code == 0
     assert sandbox_env.stats()["token_requests"] == 1
+
+
+def test_status_with_the_token_service_down_shows_settings_and_exits_5(cg, token_service_down) -> None:
+    result = cg("auth", "status", "--retries", "0")
+    assert result.exit_code == 5
+    assert "client id" in result.stdout and CLIENT_ID in result.stdout
+    check_failure_line(result, 5, "cannot connect to 127.0.0.1")

@@ -90,7 +90,7 @@ def status(
     Exits 0 when a token can be had, 3 when not.
     """
     from cg_cli import auth
-    from cg_cli.errors import AuthError
+    from cg_cli.errors import AuthError, NetworkError
 
     settings = settings_for(ctx, output=output)
     result = auth.status(settings, http_options(timeout, retries))
@@ -108,6 +108,8 @@ def status(
             ("token", f"valid until {data['token_expires_at']}" if result.token else "none", None),
         ]
         render.table(None, ("Setting", "Value", "Source"), [(k, v or "(not set)", s or "") for k, v, s in rows])
+    if isinstance(result.problem, NetworkError):
+        raise result.problem  # the token service could not be asked: exit 5, not a verdict on credentials
     if result.problem is not None:
         raise AuthError(f"not authenticated: {result.problem.message}", hint=result.problem.hint)
 
