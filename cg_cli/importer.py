@@ -185,7 +185,11 @@ class Importer:
 
     def _work(self, todo: queue.Queue[Row | None], outcomes: queue.SimpleQueue[_Outcome]) -> None:
         while (row := todo.get()) is not None:
-            outcomes.put(self._send(row))
+            try:
+                outcome = self._send(row)
+            except Exception as exc:  # a bug must stop the run, not leave the reader waiting for this row
+                outcome = _Outcome(row, stop=CgError(f"internal error sending row {row.number}: {exc!r}"))
+            outcomes.put(outcome)
 
     def _drain(self, outcomes: queue.SimpleQueue[_Outcome], *, wait: bool) -> int:
         """Record the outcomes that are ready (waiting briefly for one if asked); how many."""

@@ -413,3 +413,20 @@ def test_progress_bar_on_a_terminal_draws_and_stops(monkeypatch: pytest.MonkeyPa
     assert "importing a.csv" in stream.getvalue() and "1 failed" in stream.getvalue()
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert isinstance(progress_for("x", None), PlainProgress)
+
+
+def test_a_bug_in_a_worker_stops_the_run_instead_of_hanging(cg, server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cg_cli import client
+
+    sandbox = server()
+    write_accounts(Path("a.csv"), 30)
+
+    def broken(self: object, content_type: str, body: bytes) -> None:
+        raise RuntimeError("boom")
+
+    cg("auth", "token", prints_token=True)
+    monkeypatch.setattr(client.RecordsClient, "put", broken)
+    result = cg("records", "import", "a.csv", "--mapping", "accounts")
+    assert result.exit_code == 1
+    assert "internal error sending row" in result.stderr and "RuntimeError('boom')" in result.stderr
+    assert sandbox.records() == []

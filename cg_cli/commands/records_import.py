@@ -195,7 +195,7 @@ def _stop_on_ctrl_c(importer: Importer, journal: Journal | None) -> Any:
 
 
 def _finish(result: ImportResult, file: str, failed_path: str, journal: Journal, json_output: bool) -> None:
-    from cg_cli.errors import AuthError, ExitCode, ImportEnded
+    from cg_cli.errors import ExitCode, ImportEnded
     from cg_cli.importer import summary_json
 
     stats = result.stats
@@ -211,8 +211,8 @@ def _finish(result: ImportResult, file: str, failed_path: str, journal: Journal,
     resume = f"rerun the same command with --resume to continue (journal {journal.path})"
     if result.interrupted:
         raise ImportEnded(f"interrupted: {line}", ExitCode.INTERRUPTED, summary, hint=resume)
-    if result.stopped_by is not None:
-        code = ExitCode.AUTH if isinstance(result.stopped_by, AuthError) else ExitCode.NETWORK
+    if result.stopped_by is not None:  # credentials refused (3), service down (5), or a bug (1)
+        code = result.stopped_by.exit_code
         raise ImportEnded(f"stopped: {result.stopped_by.message}; {line}", code, summary, hint=resume)
     if stats.failed:
         raise ImportEnded(
