@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -163,3 +164,41 @@ def test_demo_flow_in_a_shell(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
+
+
+def test_login_prompts_on_a_terminal_without_echoing_the_secret(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    from tests.conftest import CLIENT_ID, SECRET, start_sandbox
+
+    server = start_sandbox()
+    master, slave = pty.openpty()
+    env = {**os.environ, "CG_AUTH_URL": server.url, "CG_API_URL": server.url, "CG_CONFIG_DIR": str(tmp_path)}
+    env.pop("CG_CLIENT_SECRET", None)
+    proc = subprocess.Popen([CG, "auth", "login"], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 20
+        while marker not in seen:
+            assert time.monotonic() < deadline, seen
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                seen += os.read(master, 1024)
+
+    try:
+        read_until(b"Client id: ")
+        os.write(master, f"{CLIENT_ID}\n".encode())
+        read_until(b"Client secret: ")
+        os.write(master, f"{SECRET}\n".encode())
+        read_until(b"Logged in as")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+        server.stop()
+    assert SECRET.encode() not in seen  # the prompt hid what was typed
+    assert CLIENT_ID.encode() in seen
