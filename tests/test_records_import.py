@@ -430,3 +430,18 @@ def test_a_bug_in_a_worker_stops_the_run_instead_of_hanging(cg, server, monkeypa
     assert result.exit_code == 1
     assert "internal error sending row" in result.stderr and "RuntimeError('boom')" in result.stderr
     assert sandbox.records() == []
+
+
+def test_short_token_lifetime_refreshes_once_per_expiry(cg, server) -> None:
+    sandbox = server(token_ttl=2, latency=0.03)  # 400 rows at 4 × 1/30 ms: over 3 s
+    write_accounts(Path("a.csv"), 400)
+    started = time.monotonic()
+    result = cg("records", "import", "a.csv", "--mapping", "accounts", "--workers", "4")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    names = received_names(sandbox)
+    assert len(names) == 400 and set(names.values()) == {1}
+    stats = sandbox.stats()
+    refreshes = stats["token_requests"] - 1
+    assert 1 <= refreshes <= elapsed / 1.8 + 1  # one per lifetime, shared by the workers
+    assert stats["record_requests"] - 400 <= 4 * refreshes  # at most one 401 per worker per expiry
