@@ -275,6 +275,9 @@ def test_dry_run_uses_the_profile_in_curl(cg, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("CG_REGION", "eu")
     result = cg("--profile", "prod", "records", "put", "-c", "REF", "-f", "A=1", "--dry-run")
     assert "$(cg --profile prod auth token)" in result.stdout
+    Path("my settings.env").write_text("CG_REGION=eu\n")
+    spaced = cg("--env-file", "my settings.env", "records", "put", "-c", "REF", "-f", "A=1", "--dry-run")
+    assert "$(cg --env-file 'my settings.env' auth token)" in spaced.stdout
 
 
 @pytest.mark.parametrize(

@@ -79,15 +79,15 @@ def http_options(timeout: float, retries: int, *, resend_after_send: bool = True
 
 
 def token_command(state: AppState) -> str:
-    """`cg auth token` as this invocation would run it (same profile and env file)."""
+    """`cg auth token` as this invocation would run it (same profile and env file), shell-quoted."""
+    import shlex
+
     parts = ["cg"]
-    if state.options is None:
-        return "cg auth token"
-    if state.options.profile:
+    if state.options is not None and state.options.profile:
         parts += ["--profile", state.options.profile]
-    if state.options.env_file:
+    if state.options is not None and state.options.env_file:
         parts += ["--env-file", str(state.options.env_file)]
-    return " ".join([*parts, "auth", "token"])
+    return shlex.join([*parts, "auth", "token"])
 
 
 OutputOption = Annotated[
