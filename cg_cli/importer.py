@@ -198,6 +198,8 @@ class Importer:
             try:
                 outcome = outcomes.get(block=wait and count == 0, timeout=0.2)
             except queue.Empty:
+                if self._journal is not None:
+                    self._journal.sync_if_due()  # rows journaled before a lull still reach the disk
                 return count
             self._finish(outcome)
             count += 1

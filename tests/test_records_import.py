@@ -445,3 +445,24 @@ def test_short_token_lifetime_refreshes_once_per_expiry(cg, server) -> None:
     refreshes = stats["token_requests"] - 1
     assert 1 <= refreshes <= elapsed / 1.8 + 1  # one per lifetime, shared by the workers
     assert stats["record_requests"] - 400 <= 4 * refreshes  # at most one 401 per worker per expiry
+
+
+def test_journal_is_fsynced_within_a_second_even_when_rows_stall(tmp_path: Path, monkeypatch) -> None:
+    from cg_cli import journal as journal_module
+    from cg_cli.journal import SENT, Journal
+
+    synced: list[float] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(journal_module.os, "fsync", lambda fd: (synced.append(time.monotonic()), real_fsync(fd)))
+    journal = Journal(tmp_path / "a.cg-journal", "ref")
+    journal.open()
+    journal.record(1, SENT)  # right after open's fsync: not due yet
+    after_record = len(synced)
+    journal.sync_if_due()
+    assert len(synced) == after_record  # nothing due within the second
+    monkeypatch.setattr(journal, "_last_sync", time.monotonic() - 1.1)
+    journal.sync_if_due()  # what the runner calls while it waits for rows
+    assert len(synced) == after_record + 1
+    journal.sync_if_due()
+    assert len(synced) == after_record + 1  # nothing new written: no second fsync
+    journal.close()
