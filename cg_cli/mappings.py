@@ -215,9 +215,14 @@ def check_record(mapping: Mapping, record: MappingType[str, Any], row: int | Non
     return check_fields(mapping, record, row) + check_values(mapping, record, row)
 
 
+def check_header(mapping: Mapping, header: Iterable[str]) -> list[Problem]:
+    """Columns of a CSV header the mapping does not know; the columns cg adds itself are fine."""
+    return check_fields(mapping, [h for h in header if h not in RESERVED_COLUMNS])
+
+
 def check_file(mapping: Mapping, rows: Iterable[Any], header: list[str] | None) -> list[Problem]:
     """Problems of a whole file: the CSV header once, then every row."""
-    problems = check_fields(mapping, [h for h in header if h not in RESERVED_COLUMNS]) if header is not None else []
+    problems = check_header(mapping, header) if header is not None else []
     for row in rows:
         if row.error is not None:
             problems.append(Problem(row.number, None, row.error))

@@ -59,6 +59,16 @@ def parse_json_input(text: str, source: str) -> JsonInput:
     return JsonInput(None, data)
 
 
+def read_json_option(path: str | None) -> JsonInput | None:
+    """What `--json PATH|-` gave, or None without the option."""
+    if path is None:
+        return None
+    from cg_cli.files import read_text_or_stdin
+
+    source = "stdin" if path == "-" else path
+    return parse_json_input(read_text_or_stdin(path, "--json"), f"--json {source}")
+
+
 def checked_record(values: Mapping[str, Any], source: str) -> Record:
     """The record with every value a scalar; nested values are refused."""
     record: Record = {}

@@ -90,9 +90,8 @@ def check(
     Exits 0 when clean, 4 when there is any problem.
     """
     from cg_cli.errors import CheckFailed, UsageError
-    from cg_cli.files import read_text_or_stdin
     from cg_cli.mappings import check_file, check_mapping, check_record
-    from cg_cli.records import build_record, parse_json_input
+    from cg_cli.records import build_record, read_json_option
 
     mappings, json_output = _load(ctx, mappings_file, output)
     mapping = mappings.get(name)
@@ -105,11 +104,7 @@ def check(
             problems = check_file(mapping, records, records.header)
         what = file
     elif field or json_path:
-        json_input = None
-        if json_path is not None:
-            source = "stdin" if json_path == "-" else json_path
-            json_input = parse_json_input(read_text_or_stdin(json_path, "--json"), f"--json {source}")
-        problems = check_record(mapping, build_record(field or [], json_input, strict=False))
+        problems = check_record(mapping, build_record(field or [], read_json_option(json_path), strict=False))
         what = "the record"
     else:
         problems = check_mapping(mapping)

@@ -64,15 +64,11 @@ def put(
     their spaces and case) and/or --json; -f overrides keys from --json.
     """
     from cg_cli.errors import CheckFailed
-    from cg_cli.files import read_text_or_stdin
-    from cg_cli.records import RecordBody, build_record, parse_json_input
+    from cg_cli.records import RecordBody, build_record, read_json_option
     from cg_cli.targets import resolve_target
 
     settings = settings_for(ctx, configuration=config, output=output, mappings_file=mappings_file)
-    json_input = None
-    if json_path is not None:
-        source = "stdin" if json_path == "-" else json_path
-        json_input = parse_json_input(read_text_or_stdin(json_path, "--json"), f"--json {source}")
+    json_input = read_json_option(json_path)
     record = build_record(field or [], json_input)
     target = resolve_target(settings, mapping, json_input.configuration if json_input else None)
     if target.mapping is not None and not no_check:

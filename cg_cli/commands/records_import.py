@@ -82,7 +82,7 @@ def import_records(
     """
     from cg_cli.errors import CheckFailed, UsageError
     from cg_cli.journal import FailedFile, Journal, default_failed_path, default_journal_path
-    from cg_cli.mappings import RESERVED_COLUMNS, check_fields
+    from cg_cli.mappings import check_header
     from cg_cli.readers import RecordFile
     from cg_cli.targets import resolve_target
 
@@ -90,7 +90,7 @@ def import_records(
     target = resolve_target(settings, mapping)
     with RecordFile(file, file_format) as records:
         if target.mapping is not None and records.header is not None and not no_check:
-            problems = check_fields(target.mapping, [h for h in records.header if h not in RESERVED_COLUMNS])
+            problems = check_header(target.mapping, records.header)
             if problems:
                 raise CheckFailed(
                     f"the header of {file} has {len(problems)} column(s) the mapping does not know; nothing was sent",
