@@ -271,10 +271,16 @@ def validation_error(response: requests.Response) -> ApiValidationError:
 def status_error(response: requests.Response, service: str, options: HttpOptions) -> NetworkError:
     status = response.status_code
     retried = f" after {options.retries} retries" if status in RETRY_STATUSES and options.retries else ""
-    return NetworkError(
-        f"the {service} answered {status} {response.reason or ''}".rstrip() + retried + _message_suffix(response),
-        status=status,
-    )
+    what = f"the {service} answered {status} {response.reason or ''}".rstrip() + retried + _message_suffix(response)
+    if status >= 500 and status not in UNPROCESSED_STATUSES and not options.resend_after_send:
+        # A server error may come after the record was processed: for a survey, report it, never resend it.
+        return NetworkError(
+            f"{what}; not resent: the record may have arrived, and a survey mapping would send a second survey",
+            hint="check in CustomerGauge whether it arrived before you push it again",
+            status=status,
+            maybe_delivered=True,
+        )
+    return NetworkError(what, status=status)
 
 
 def network_error(exc: BaseException, url: str, options: HttpOptions) -> NetworkError:

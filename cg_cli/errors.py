@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     NETWORK = 5
     PARTIAL = 6
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class CgError(Exception):
@@ -32,8 +33,18 @@ class CgError(Exception):
         self.hint = hint
 
     def as_json(self) -> dict[str, Any]:
-        """The document printed on stdout for this error under --output json."""
-        return {"ok": False, "error": self.message, "exit_code": int(self.exit_code)}
+        """The one document printed on stdout for this error under --output json."""
+        return {
+            "ok": False,
+            "exit_code": int(self.exit_code),
+            "error": self.message,
+            "hint": self.hint,
+            **self.details(),
+        }
+
+    def details(self) -> dict[str, Any]:
+        """The command's own keys added to the error document (field errors, problems, a summary)."""
+        return {}
 
 
 class UsageError(CgError):
@@ -72,8 +83,8 @@ class ApiValidationError(CgError):
         self.errors = errors
         self.summary = f"the API refused the record (422): {message}"
 
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": False, "status": 422, "message": self.message, "errors": self.errors}
+    def details(self) -> dict[str, Any]:
+        return {"status": 422, "message": self.message, "errors": self.errors}
 
 
 class CheckFailed(CgError):
@@ -90,19 +101,20 @@ class CheckFailed(CgError):
         self.problems = problems
         self.report = report
 
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": False, "problems": [p.as_json() for p in self.problems]}
+    def details(self) -> dict[str, Any]:
+        return {"problems": [p.as_json() for p in self.problems]}
 
 
 class ImportEnded(CgError):
-    """`records import` ended short of sending every row: failed rows (6), a
-    service that stayed down (5), credentials refused (3), or Ctrl-C (130).
-    Carries the run's summary, which is the JSON document for this error."""
+    """`records import` ended short of every row accepted: failed rows (6), a
+    service that stayed down (5), credentials refused (3), a journal that
+    could not be written (2), Ctrl-C (130) or SIGTERM (143).
+    Carries the run's summary, which joins the JSON document for this error."""
 
     def __init__(self, message: str, exit_code: ExitCode, summary: dict[str, Any], hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.exit_code = exit_code
         self.summary = summary
 
-    def as_json(self) -> dict[str, Any]:
+    def details(self) -> dict[str, Any]:
         return self.summary

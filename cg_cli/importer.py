@@ -1,8 +1,9 @@
 """The bulk runner behind `records import`: many rows, a few workers, nothing lost.
 
 Every row ends as sent, failed (failed file + journal) or not attempted
-(resumable). Only the main thread touches the journal and the failed file;
-workers only send.
+(resumable). The main thread reads rows and records outcomes in the journal
+and the failed file; workers only send (and, for survey mappings, durably
+mark a row in flight before its request leaves).
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
-from cg_cli.journal import FAILED, SENT, FailedFile, Journal
+from cg_cli.failed_file import FailedFile
+from cg_cli.journal import FAILED, IN_FLIGHT, SENT, Journal, row_digest
 from cg_cli.mappings import Mapping, Problem, check_fields, check_values
 from cg_cli.readers import Row
 from cg_cli.records import RecordBody
 
 MAX_KEPT_PROBLEMS = 20
+MAYBE_ARRIVED = (
+    "may have arrived: the run was killed while this survey row was in flight; "
+    "check in CustomerGauge before you send it again"
+)
 
 
 class Sender(Protocol):
@@ -33,15 +39,24 @@ class Sender(Protocol):
 class Progress(Protocol):
     def update(self, stats: ImportStats) -> None: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass
 class ImportStats:
     sent: int = 0
     failed: int = 0
-    skipped: int = 0
+    sent_earlier: int = 0  # --resume: accepted by an earlier run, skipped
+    failed_earlier: int = 0  # --resume: failed for good in an earlier run, skipped (still not accepted)
     valid: int = 0  # dry run: rows that would be sent
+    changed: int = 0  # --resume: journaled rows whose content no longer matches (sent as new)
+    maybe_arrived: int = 0  # --resume: survey rows in flight when a run was killed; reported, not sent
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+
+    @property
+    def skipped(self) -> int:
+        return self.sent_earlier + self.failed_earlier
 
     @property
     def done(self) -> int:
@@ -59,9 +74,18 @@ class ImportStats:
 @dataclass
 class ImportResult:
     stats: ImportStats
-    stopped_by: CgError | None = None  # the service stayed down, or credentials were refused
-    interrupted: bool = False
+    stopped_by: CgError | None = None  # the service stayed down, credentials were refused, a disk filled
+    stop_signal: str | None = None  # "SIGINT" or "SIGTERM": stopped on request, resumable
     problems: list[Problem] = field(default_factory=list)  # the first few, for a dry run
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop_signal is not None
+
+    @property
+    def complete(self) -> bool:
+        """Every row of the input was read and reached a final state (in this run or an earlier one)."""
+        return self.stopped_by is None and self.stop_signal is None
 
 
 class RateLimiter:
@@ -72,20 +96,28 @@ class RateLimiter:
         self._next = time.monotonic()
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, stop: threading.Event) -> bool:
+        """Wait for this request's slot; False when the run was stopped meanwhile."""
         if not self._interval:
-            return
+            return not stop.is_set()
         with self._lock:
             now = time.monotonic()
             slot = max(self._next, now)
             self._next = slot + self._interval
-        if slot > now:
-            time.sleep(slot - now)
+        if slot > now and stop.wait(slot - now):
+            return False
+        return not stop.is_set()
+
+
+@dataclass(frozen=True)
+class _Job:
+    row: Row
+    digest: bytes
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    row: Row
+    job: _Job
     error: str | None = None  # the row failed for good
     stop: CgError | None = None  # the run must stop; the row stays unattempted
     unattempted: bool = False  # never sent: the run was stopping when its turn came
@@ -100,12 +132,15 @@ class Importer:
         mapping: Mapping | None,
         check_unknown_fields: bool,
         new_sender: Callable[[], Sender],
-        journal: Journal | None,
-        failed: FailedFile | None,
+        journal: Journal | None = None,
+        failed: FailedFile | None = None,
+        resume: bool = False,
+        sends_surveys: bool = False,
         workers: int = 4,
         rate: float | None = None,
         dry_run: bool = False,
         progress: Progress | None = None,
+        on_changed_input: Callable[[int], None] | None = None,
     ) -> None:
         self._rows = rows
         self._reference = reference
@@ -114,25 +149,32 @@ class Importer:
         self._new_sender = new_sender
         self._journal = journal
         self._failed = failed
+        self._resume = resume and journal is not None
+        # Survey rows are marked in flight before they leave: at most once, even across a hard kill.
+        self._mark_in_flight = sends_surveys and journal is not None and not dry_run
         self._workers = workers
         self._limiter = RateLimiter(rate)
         self._dry_run = dry_run
         self._progress = progress
+        self._on_changed_input = on_changed_input
         self._stop = threading.Event()
         self._local = threading.local()
         self._senders: list[Sender] = []
         self._senders_lock = threading.Lock()
         self.result = ImportResult(ImportStats())
 
-    def request_stop(self) -> None:
-        """The first Ctrl-C: take no new rows, let the ones in flight finish."""
-        self.result.interrupted = True
+    def request_stop(self, signal_name: str = "SIGINT") -> None:
+        """A first Ctrl-C or SIGTERM: take no new rows, let the ones in flight finish.
+
+        Only sets flags: it runs in a signal handler, between any two lines of the main thread.
+        """
+        if self.result.stop_signal is None:
+            self.result.stop_signal = signal_name
         self._stop.set()
 
-    def run(self, done_before: set[int] | frozenset[int] = frozenset()) -> ImportResult:
+    def run(self) -> ImportResult:
         """Read rows on this thread, send them on the workers, record outcomes here."""
-        stats = self.result.stats
-        todo: queue.Queue[Row | None] = queue.Queue(maxsize=2 * self._workers)
+        todo: queue.Queue[_Job | None] = queue.Queue(maxsize=2 * self._workers)
         outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
         workers = [
             threading.Thread(target=self._work, args=(todo, outcomes), name=f"cg-import-{n}", daemon=True)
@@ -146,27 +188,26 @@ class Importer:
             for row in self._rows:
                 if self._stop.is_set():
                     break
-                if row.number in done_before:
-                    stats.skipped += 1
-                    self._report()
+                job = self._job(row)
+                if job is None:
                     continue
                 problem = self._local_problem(row)
                 if problem is not None:
-                    self._finish(_Outcome(row, error=problem))
+                    self._finish(_Outcome(job, error=problem))
                 elif self._dry_run:
-                    stats.valid += 1
+                    self.result.stats.valid += 1
                     self._report()
                 else:
                     while not self._stop.is_set():
                         try:
-                            todo.put(row, timeout=0.2)
+                            todo.put(job, timeout=0.2)
                         except queue.Full:
                             pending -= self._drain(outcomes, wait=True)
                         else:
                             pending += 1
                             break
                     pending -= self._drain(outcomes, wait=False)
-        except BaseException as exc:  # the input broke off: journal what was sent, then raise
+        except BaseException as exc:  # the input broke off (or a bug): record what was sent, then raise
             failure = exc
             self._stop.set()
         for _ in workers:
@@ -177,18 +218,49 @@ class Importer:
             worker.join()
         for sender in self._senders:
             sender.close()
-        stats.finished = time.monotonic()
+        self.result.stats.finished = time.monotonic()
         self._report()
         if failure is not None:
             raise failure
         return self.result
 
-    def _work(self, todo: queue.Queue[Row | None], outcomes: queue.SimpleQueue[_Outcome]) -> None:
-        while (row := todo.get()) is not None:
+    def _job(self, row: Row) -> _Job | None:
+        """The row with its digest; None when an earlier run already brought it to a final state."""
+        journal = self._journal
+        if journal is None:
+            return _Job(row, b"")
+        digest = row_digest(row)
+        if not self._resume:
+            return _Job(row, digest)
+        previous = journal.previous(row.number)
+        if previous is None:
+            return _Job(row, digest)
+        stats = self.result.stats
+        if previous.digest != digest:
+            stats.changed += 1
+            if stats.changed == 1 and self._on_changed_input is not None:
+                self._on_changed_input(row.number)
+            return _Job(row, digest)
+        if previous.status == SENT:
+            stats.sent_earlier += 1
+        elif previous.status == FAILED:
+            stats.failed_earlier += 1
+        elif previous.status == IN_FLIGHT:
+            # In flight when a run was killed: it may have arrived. Report it; never send it twice.
+            stats.maybe_arrived += 1
+            self._finish(_Outcome(_Job(row, digest), error=MAYBE_ARRIVED))
+            return None
+        self._report()
+        return None
+
+    def _work(self, todo: queue.Queue[_Job | None], outcomes: queue.SimpleQueue[_Outcome]) -> None:
+        while (job := todo.get()) is not None:
             try:
-                outcome = self._send(row)
+                outcome = self._send(job)
+            except CgError as exc:  # the journal could not take the in-flight mark: the row did not leave
+                outcome = _Outcome(job, stop=exc, unattempted=True)
             except Exception as exc:  # a bug must stop the run, not leave the reader waiting for this row
-                outcome = _Outcome(row, stop=CgError(f"internal error sending row {row.number}: {exc!r}"))
+                outcome = _Outcome(job, stop=CgError(f"internal error sending row {job.row.number}: {exc!r}"))
             outcomes.put(outcome)
 
     def _drain(self, outcomes: queue.SimpleQueue[_Outcome], *, wait: bool) -> int:
@@ -198,11 +270,18 @@ class Importer:
             try:
                 outcome = outcomes.get(block=wait and count == 0, timeout=0.2)
             except queue.Empty:
-                if self._journal is not None:
-                    self._journal.sync_if_due()  # rows journaled before a lull still reach the disk
+                self._commit_if_due()
                 return count
             self._finish(outcome)
             count += 1
+
+    def _commit_if_due(self) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.commit_if_due()
+        except CgError as exc:
+            self._stop_with(exc)
 
     def _local_problem(self, row: Row) -> str | None:
         if row.error is not None:
@@ -217,24 +296,37 @@ class Importer:
         return "; ".join(f"{p.field}: {p.problem}" if p.field else p.problem for p in problems)
 
     def _finish(self, outcome: _Outcome) -> None:
-        stats = self.result.stats
-        if outcome.unattempted:
+        """Record one outcome; a journal or failed file that cannot be written stops the run cleanly."""
+        try:
+            self._record(outcome)
+        except CgError as exc:
+            self._stop_with(exc)
+        self._report()
+
+    def _record(self, outcome: _Outcome) -> None:
+        stats, journal, job = self.result.stats, self._journal, outcome.job
+        if outcome.stop is not None or outcome.unattempted:
+            if outcome.stop is not None:
+                self._stop_with(outcome.stop)
+            if self._mark_in_flight and journal is not None:
+                journal.forget(job.row.number)  # it never left: a resume sends it
             return
-        if outcome.stop is not None:
-            if self.result.stopped_by is None:
-                self.result.stopped_by = outcome.stop
-            self._stop.set()
-        elif outcome.error is not None:
-            stats.failed += 1
+        if outcome.error is not None:
             if self._failed is not None:
-                self._failed.write(outcome.row, outcome.error)
-            if self._journal is not None:
-                self._journal.record(outcome.row.number, FAILED)
+                self._failed.write(job.row, outcome.error)
+            stats.failed += 1
+            status = FAILED
         else:
             stats.sent += 1
-            if self._journal is not None:
-                self._journal.record(outcome.row.number, SENT)
-        self._report()
+            status = SENT
+        if journal is not None and not self._dry_run:
+            journal.record(job.row.number, job.digest, status)
+            journal.commit_if_due()
+
+    def _stop_with(self, error: CgError) -> None:
+        if self.result.stopped_by is None:
+            self.result.stopped_by = error
+        self._stop.set()
 
     def _report(self) -> None:
         if self._progress is not None:
@@ -249,37 +341,39 @@ class Importer:
                 self._senders.append(sender)
         return sender
 
-    def _send(self, row: Row) -> _Outcome:
-        if self._stop.is_set():
-            return _Outcome(row, unattempted=True)
-        body = RecordBody(self._reference, row.record)
-        self._limiter.wait()
+    def _send(self, job: _Job) -> _Outcome:
+        if not self._limiter.wait(self._stop):
+            return _Outcome(job, unattempted=True)
+        body = RecordBody(self._reference, job.row.record)
+        payload = body.encode()
+        if self._mark_in_flight:
+            assert self._journal is not None
+            self._journal.mark_in_flight(job.row.number, job.digest)
         try:
-            self._sender().put(body.content_type, body.encode())
+            self._sender().put(body.content_type, payload)
         except ApiValidationError as exc:
-            return _Outcome(row, error=f"422 {exc.message} {json.dumps(exc.errors, ensure_ascii=False)}")
+            return _Outcome(job, error=f"422 {exc.message} {json.dumps(exc.errors, ensure_ascii=False)}")
         except NetworkError as exc:
             if exc.maybe_delivered or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
-                return _Outcome(row, error=exc.message)
-            return _Outcome(row, stop=exc)
+                return _Outcome(job, error=exc.message)
+            return _Outcome(job, stop=exc)
         except AuthError as exc:
-            return _Outcome(row, stop=exc)
-        return _Outcome(row)
+            return _Outcome(job, stop=exc)
+        return _Outcome(job)
 
 
-def summary_json(result: ImportResult, *, failed_path: str | None, journal_path: str | None) -> dict[str, Any]:
+def summary_json(result: ImportResult) -> dict[str, Any]:
+    """The counts of a run, as the JSON summary and the job summary show them."""
     stats = result.stats
     return {
-        "ok": stats.failed == 0 and result.stopped_by is None and not result.interrupted,
         "sent": stats.sent,
         "failed": stats.failed,
         "skipped": stats.skipped,
-        "would_send": stats.valid,
+        "sent_earlier": stats.sent_earlier,
+        "failed_earlier": stats.failed_earlier,
+        "changed_since_journal": stats.changed,
+        "maybe_arrived": stats.maybe_arrived,
         "elapsed_seconds": round(stats.elapsed, 3),
         "rows_per_second": round(stats.rows_per_second, 1),
-        "failed_file": failed_path,
-        "journal": journal_path,
         "interrupted": result.interrupted,
-        "stopped_by": result.stopped_by.message if result.stopped_by else None,
-        "problems": [p.as_json() for p in result.problems],
     }

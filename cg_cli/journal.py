@@ -1,162 +1,300 @@
-"""The two files `records import` keeps beside its input.
+"""The journal `records import` keeps beside its input, in SQLite (WAL).
 
-The journal is an append-only list of rows that reached a final state
-(`S 12` sent, `F 12` failed); `--resume` skips them. The failed file holds
-each failed row as read, plus `_row` and `_error`. Both are written as rows
-finish and flushed, so a crash keeps what was done.
+It binds each row's outcome to the row's content: a row is the pair (row
+number, digest of what it holds). `--resume` skips a row only when the same
+number holds the same content and reached a final state before, so an input
+that changed, grew a row at the top or was replaced by tomorrow's export is
+sent again, never silently skipped.
+
+Statuses: `S` sent, `F` failed for good, `I` in flight (survey mappings only:
+marked durably before the request leaves, so a resume after a hard kill
+reports the row instead of sending a second survey).
+
+SQLite gives atomic commits (no torn line can count), bounded memory on
+resume (rows are looked up in slices, never loaded whole) and a file that a
+crash leaves consistent.
 """
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
-import os
+import sqlite3
+import threading
 import time
+from collections.abc import Iterator, Sequence
+from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import NamedTuple
 
 from cg_cli.errors import UsageError
-from cg_cli.mappings import RESERVED_COLUMNS
 from cg_cli.readers import Row
 
-JOURNAL_HEADER = "# cg records import journal v1"
+SCHEMA_VERSION = "2"
 SENT = "S"
 FAILED = "F"
-FSYNC_INTERVAL = 1.0
+IN_FLIGHT = "I"
+FINAL = (SENT, FAILED)
+LOOKUP_SLICE = 8192  # rows fetched per query on resume: flat memory, few queries
+SYNC_INTERVAL = 0.25  # outcomes are committed at least this often while rows flow
+
+
+class RunState(StrEnum):
+    """How the last run that used the journal ended."""
+
+    RUNNING = "running"  # never ended: killed, or the machine went down
+    FAILED_ROWS = "failed-rows"
+    INTERRUPTED = "interrupted"
+    STOPPED = "stopped"
+
+
+class Previous(NamedTuple):
+    digest: bytes
+    status: str
+
+
+class JournalError(UsageError):
+    """The journal cannot be read or written (a full disk, a read-only directory)."""
 
 
 def default_journal_path(input_path: str) -> Path:
-    return Path("stdin.cg-journal") if input_path == "-" else Path(input_path).with_suffix(".cg-journal")
+    """FILE.cg-journal beside the input (its whole name: q.csv and q.jsonl never share one)."""
+    return Path("stdin.cg-journal") if input_path == "-" else Path(input_path + ".cg-journal")
 
 
-def default_failed_path(input_path: str, fmt: str) -> Path:
-    if input_path == "-":
-        return Path(f"stdin.failed.{fmt}")
-    path = Path(input_path)
-    return path.with_name(f"{path.stem}.failed{path.suffix or '.' + fmt}")
+def row_digest(row: Row) -> bytes:
+    """What identifies a row's content: the record it would send, or the line that could not be read."""
+    content = row.original if row.error is not None else row.record
+    data = json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class Journal:
-    def __init__(self, path: Path, configuration: str) -> None:
+    """One import's journal. Safe to call from several threads (one lock around the connection)."""
+
+    def __init__(self, path: Path, configuration: str, *, durable_in_flight: bool = False) -> None:
         self.path = path
         self.configuration = configuration
-        self._stream: IO[str] | None = None
-        self._last_sync = 0.0
-        self._unsynced = False
+        self.durable_in_flight = durable_in_flight
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self._dirty = False
+        self._last_commit = 0.0
+        self._slice_start = -1
+        self._slice: dict[int, Previous] = {}
+        # Group commit of in-flight marks: workers wait for one fsync shared by all.
+        self._marks: list[tuple[int, bytes]] = []
+        self._marks_cond = threading.Condition()
+        self._marks_queued = 0
+        self._marks_done = 0
+        self._marking = False
+
+    # -- opening and describing -------------------------------------------------
 
     def exists(self) -> bool:
         return self.path.exists()
 
-    def load(self) -> set[int]:
-        """Row numbers already final; refuses a journal of another configuration."""
-        done: set[int] = set()
+    def open(self, *, create: bool) -> None:
+        """Open (or create) the journal; refuses a file that is not one, or one of another configuration."""
+        if not create and not self.path.exists():
+            raise JournalError(f"journal {self.path} does not exist")
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return done
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read journal {self.path}: {exc}") from None
-        for number, line in enumerate(lines, start=1):
-            if line.startswith("#"):
-                key, _, value = line[2:].partition("=")
-                if key == "configuration" and value != self.configuration:
-                    raise UsageError(
-                        f"journal {self.path} belongs to configuration {value!r}, not {self.configuration!r}",
-                        hint="resume with the same configuration, or pass another --journal",
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5)
+            db.execute("PRAGMA journal_mode=WAL").fetchone()
+            # Surveys: an in-flight mark must survive a power cut, not only a killed process.
+            db.execute(f"PRAGMA synchronous={'FULL' if self.durable_in_flight else 'NORMAL'}")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS rows (number INTEGER PRIMARY KEY, digest BLOB NOT NULL, "
+                "status TEXT NOT NULL)"
+            )
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(
+                f"journal {self.path} is not a cg journal or cannot be opened ({exc})",
+                hint="pass --restart to discard it and send every row, or --journal to use another file",
+            ) from None
+        self._db = db
+        meta = self._meta()
+        if not meta:
+            self._write_meta({"version": SCHEMA_VERSION, "configuration": self.configuration})
+        elif meta.get("version") != SCHEMA_VERSION:
+            raise JournalError(
+                f"journal {self.path} was written by another version of cg",
+                hint="pass --restart to discard it and send every row",
+            )
+        elif meta.get("configuration") != self.configuration:
+            raise JournalError(
+                f"journal {self.path} belongs to configuration {meta.get('configuration')!r}, "
+                f"not {self.configuration!r}",
+                hint="resume with the same configuration, pass --restart to discard it, or pass another --journal",
+            )
+
+    def describe(self) -> str:
+        """How the run that left this journal ended, for the error that refuses to start over it."""
+        meta = self._meta()
+        failed = self.count(FAILED)
+        state = meta.get("state")
+        if state == RunState.FAILED_ROWS:
+            return f"an earlier import finished with {failed} failed row(s)"
+        if state == RunState.INTERRUPTED:
+            return f"an earlier import was interrupted after {self.count(SENT)} row(s) were sent"
+        if state == RunState.STOPPED:
+            return f"an earlier import stopped ({meta.get('reason', 'unknown reason')})"
+        return "an earlier import did not finish (it was killed, or the machine went down)"
+
+    def input_fingerprint(self) -> str | None:
+        return self._meta().get("input")
+
+    def count(self, status: str) -> int:
+        with self._lock:
+            row = self._conn().execute("SELECT count(*) FROM rows WHERE status = ?", (status,)).fetchone()
+        return int(row[0])
+
+    # -- a run ----------------------------------------------------------------------
+
+    def begin_run(self, input_fingerprint: str | None) -> None:
+        self._write_meta({"state": RunState.RUNNING, "input": input_fingerprint or "", "reason": ""})
+
+    def end_run(self, state: RunState, reason: str = "") -> None:
+        self.commit()
+        self._write_meta({"state": state, "reason": reason})
+
+    def previous(self, number: int) -> Previous | None:
+        """What the journal held for row `number` when this run reached it; rows are asked in order."""
+        start = number - number % LOOKUP_SLICE
+        if start != self._slice_start:
+            with self._lock:
+                found = self._conn().execute(
+                    "SELECT number, digest, status FROM rows WHERE number >= ? AND number < ?",
+                    (start, start + LOOKUP_SLICE),
+                )
+                self._slice = {n: Previous(d, s) for n, d, s in found}
+            self._slice_start = start
+        return self._slice.get(number)
+
+    def iter_final(self) -> Iterator[tuple[int, bytes]]:
+        """(number, digest) of every row that reached a final state, in order, a slice at a time."""
+        after = -1
+        while True:
+            with self._lock:
+                chunk = (
+                    self._conn()
+                    .execute(
+                        "SELECT number, digest FROM rows WHERE number > ? AND status IN (?, ?) ORDER BY number LIMIT ?",
+                        (after, SENT, FAILED, LOOKUP_SLICE),
                     )
-                continue
-            status, _, row = line.partition(" ")
-            if status not in (SENT, FAILED) or not row.isdigit():
-                if number == len(lines):
-                    break  # a line cut short by a crash: that row is simply not final
-                raise UsageError(f"journal {self.path}, line {number}: not a journal line")
-            done.add(int(row))
-        return done
+                    .fetchall()
+                )
+            if not chunk:
+                return
+            yield from chunk
+            after = chunk[-1][0]
 
-    def open(self) -> None:
-        fresh = not self.path.exists()
-        self._stream = self.path.open("a", encoding="utf-8")
-        if fresh:
-            self._stream.write(f"{JOURNAL_HEADER}\n# configuration={self.configuration}\n")
-        self._sync()
+    def record(self, number: int, digest: bytes, status: str) -> None:
+        with self._lock:
+            self._write(
+                "INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, ?)", [(number, digest, status)]
+            )
 
-    def record(self, row_number: int, status: str) -> None:
-        assert self._stream is not None
-        self._stream.write(f"{status} {row_number}\n")
-        self._stream.flush()
-        self._unsynced = True
-        self.sync_if_due()
+    def forget(self, number: int) -> None:
+        """The in-flight mark of a row that never left (the run stopped first)."""
+        with self._lock:
+            self._write("DELETE FROM rows WHERE number = ? AND status = 'I'", [(number,)])
 
-    def sync_if_due(self) -> None:
-        """fsync what was written, at most once a second; the runner also calls this while it waits."""
-        if self._unsynced and time.monotonic() - self._last_sync >= FSYNC_INTERVAL:
-            self._sync()
+    def mark_in_flight(self, number: int, digest: bytes) -> None:
+        """Durably mark a row in flight before its request leaves; one commit serves every waiting worker."""
+        with self._marks_cond:
+            self._marks.append((number, digest))
+            self._marks_queued += 1
+            mine = self._marks_queued
+            while self._marks_done < mine:
+                if self._marking:
+                    self._marks_cond.wait()
+                    continue
+                batch, self._marks = self._marks, []
+                self._marking = True
+                self._marks_cond.release()
+                try:
+                    with self._lock:
+                        self._write("INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, 'I')", batch)
+                        self.commit()
+                finally:
+                    self._marks_cond.acquire()
+                    self._marking = False
+                    self._marks_done += len(batch)
+                    self._marks_cond.notify_all()
 
-    def _sync(self) -> None:
-        if self._stream is not None:
-            self._stream.flush()
-            os.fsync(self._stream.fileno())
-        self._last_sync = time.monotonic()
-        self._unsynced = False
+    def commit_if_due(self) -> None:
+        if self._dirty and time.monotonic() - self._last_commit >= SYNC_INTERVAL:
+            self.commit()
+
+    def commit(self) -> None:
+        with self._lock:
+            db = self._db
+            if db is not None and db.in_transaction:
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    raise self._write_error(exc) from None
+            self._dirty = False
+            self._last_commit = time.monotonic()
+
+    def in_flight(self) -> Iterator[int]:
+        """Rows marked in flight by a run that never learned their outcome."""
+        with self._lock:
+            numbers = [n for (n,) in self._conn().execute("SELECT number FROM rows WHERE status = 'I' ORDER BY number")]
+        return iter(numbers)
 
     def close(self) -> None:
-        if self._stream is not None:
-            self._sync()
-            self._stream.close()
-            self._stream = None
+        """Commit what is left and close; a commit that fails still closes, then raises."""
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                self.commit()
+            finally:
+                self._db.close()
+                self._db = None
 
     def remove(self) -> None:
         self.close()
-        self.path.unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
 
+    # -- plumbing -------------------------------------------------------------------
 
-class FailedFile:
-    """Failed rows as read, plus `_row` and `_error`; opened at the first failure."""
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise JournalError(f"journal {self.path} is not open")
+        return self._db
 
-    def __init__(self, path: Path, fmt: str, header: list[str] | None, *, append: bool) -> None:
-        self.path = path
-        self.format = fmt
-        # _row and _error of an earlier failed file are replaced, not repeated.
-        self._width = len(header or [])
-        self._keep = [i for i, h in enumerate(header or []) if h not in RESERVED_COLUMNS]
-        self.header = [h for h in header or [] if h not in RESERVED_COLUMNS]
-        self.append = append
-        self.count = 0
-        self._stream: IO[str] | None = None
-        self._csv: Any = None
-
-    def write(self, row: Row, error: str) -> None:
-        if self._stream is None:
-            self._open()
-        assert self._stream is not None
-        if self.format == "csv":
-            cells = row.original if isinstance(row.original, list) else []
-            if len(cells) == self._width:  # a ragged row is kept exactly as it was
-                cells = [cells[i] for i in self._keep]
-            self._csv.writerow([*cells, row.number, error])
-        else:
-            if isinstance(row.original, dict):
-                kept = {k: v for k, v in row.original.items() if k not in RESERVED_COLUMNS}
-                data: dict[str, Any] = {**kept, "_row": row.number, "_error": error}
-            else:
-                data = {"_row": row.number, "_error": error, "_line": row.original}
-            self._stream.write(json.dumps(data, ensure_ascii=False) + "\n")
-        self._stream.flush()
-        self.count += 1
-
-    def _open(self) -> None:
-        existed = self.path.exists() and self.path.stat().st_size > 0
-        mode = "a" if self.append else "w"
+    def _write(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+        """Run `sql` for each of `rows` inside the open transaction (opened here if need be)."""
+        db = self._conn()
         try:
-            self._stream = self.path.open(mode, encoding="utf-8", newline="")
-        except OSError as exc:
-            raise UsageError(f"cannot write the failed file {self.path}: {exc.strerror}") from None
-        if self.format == "csv":
-            self._csv = csv.writer(self._stream)
-            if not (self.append and existed):
-                self._csv.writerow([*(self.header or []), "_row", "_error"])
+            if not db.in_transaction:
+                db.execute("BEGIN")
+            db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise self._write_error(exc) from None
+        self._dirty = True
 
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+    def _write_error(self, exc: sqlite3.Error) -> JournalError:
+        return JournalError(
+            f"cannot write the journal {self.path} ({exc})",
+            hint="free some space or fix the permissions, then rerun the same command with --resume",
+        )
+
+    def _meta(self) -> dict[str, str]:
+        with self._lock:
+            try:
+                return dict(self._conn().execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot read the journal {self.path} ({exc})") from None
+
+    def _write_meta(self, values: dict[str, str]) -> None:
+        with self._lock:
+            self._write(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
+            )
+            self.commit()

@@ -8,9 +8,19 @@ import sys
 from cg_cli import __version__
 from cg_cli.constants import ENV_DEBUG
 
+EXIT_INTERRUPTED = 130
+
 
 def main() -> int:
-    """Entry point of the `cg` script; internal errors end as exit 1 without a traceback."""
+    """Entry point of the `cg` script: Ctrl-C at any moment is exit 130 and one line, a bug is exit 1."""
+    try:
+        return _main()
+    except KeyboardInterrupt:  # while modules load, or anywhere the command's own handling does not reach
+        os.write(2, b"interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _main() -> int:
     if sys.argv[1:] == ["--version"]:
         # The commonest probe in scripts answers before Typer is even imported.
         sys.stdout.write(f"cg {__version__}\n")
@@ -23,6 +33,8 @@ def main() -> int:
         app(prog_name="cg", obj=AppState())
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    except KeyboardInterrupt:
+        raise
     except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
         if os.environ.get(ENV_DEBUG) == "1" or "-v" in sys.argv or "--verbose" in sys.argv:
             raise

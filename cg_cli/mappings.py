@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cg_cli.errors import UsageError
+from cg_cli.readers import RESERVED_COLUMNS
 from cg_cli.records import is_scalar
 
 TYPES = ("account", "contact", "multi-object", "survey-response")
@@ -22,8 +23,6 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 # Types whose push can send a survey: never resent once it may have arrived.
 SURVEY_TYPES = frozenset({"multi-object", "survey-response"})
-# Columns cg adds to a failed file; ignored on input so a fixed failed file can be imported.
-RESERVED_COLUMNS = frozenset({"_row", "_error"})
 NOT_IN_MAPPING = "not in mapping — the API would drop it silently"
 _PHONE = re.compile(r"[0-9 ()+\-]*")
 _KEYS = ("reference", "type", "fields")

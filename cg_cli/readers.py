@@ -13,9 +13,13 @@ from typing import IO, Any
 
 from cg_cli.errors import UsageError
 from cg_cli.files import check_readable_file
-from cg_cli.mappings import RESERVED_COLUMNS
 
 FORMATS = ("csv", "jsonl")
+# Columns cg adds to failed and results files; ignored on input, so such a file imports as is.
+ROW_COLUMN = "_row"
+ERROR_COLUMN = "_error"
+STATUS_COLUMN = "_status"
+RESERVED_COLUMNS = frozenset({ROW_COLUMN, ERROR_COLUMN, STATUS_COLUMN})
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 

@@ -159,7 +159,7 @@ def _assert_no_secrets(outputs: Outputs, secrets: list[str]) -> None:
     for text in outputs.texts:
         for secret in secrets:
             assert secret not in text, "a secret or token showed in cg's output"
-    for path in [*Path.cwd().rglob("*.failed.*"), *Path.cwd().rglob("*.cg-journal")]:
+    for path in [*Path.cwd().rglob("*.failed.*"), *Path.cwd().rglob("*.cg-journal*"), *Path.cwd().rglob("*.results.*")]:
         if path.is_file():
             content = path.read_bytes()
             for secret in secrets:
@@ -182,6 +182,16 @@ def cg(outputs: Outputs) -> Any:
         return out
 
     return run
+
+
+def journal_rows(path: Path) -> dict[int, str]:
+    """Row number → status (S sent, F failed, I in flight) of an import journal; {} when there is none."""
+    import sqlite3
+
+    if not path.exists():
+        return {}
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("SELECT number, status FROM rows"))
 
 
 def free_port() -> int:

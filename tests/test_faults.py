@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ACCOUNTS_REF, CLIENT_ID, SECRET, SandboxHandle, free_port
+from tests.conftest import journal_rows, ACCOUNTS_REF, CLIENT_ID, SECRET, SandboxHandle, free_port
 
 ROWS = 12
 
@@ -148,10 +148,8 @@ def assert_every_row_accounted_for(sandbox: SandboxHandle) -> None:
     failed = set()
     if Path("a.failed.csv").exists():
         failed = {row["Account Name"] for row in csv.DictReader(Path("a.failed.csv").read_text().splitlines())}
-    journal = Path("a.cg-journal")
-    journaled = set()
-    if journal.exists():
-        journaled = {int(line[2:]) for line in journal.read_text().splitlines() if line[:2] in ("S ", "F ")}
+    journal = Path("a.csv.cg-journal")
+    journaled = {n for n, status in journal_rows(journal).items() if status in "SF"}
     for number in range(1, ROWS + 1):
         name = f"Account {number}"
         sent, in_failed = name in received, name in failed

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from cg_cli.journal import Journal, RunState, row_digest
 from cg_cli.mappings import Mapping
-from tests.conftest import SECRET, SandboxHandle, write_mappings
+from cg_cli.readers import Row
+from tests.conftest import SECRET, SandboxHandle, journal_rows, write_mappings
 
 ACCOUNTS = Mapping("accounts", "acc-ref", "account", ("Account Name", "First Name", "Email"))
 CONTACTS = Mapping("contacts", "contact", "contact", ("Email", "Phone", "First Name"))
@@ -63,7 +65,7 @@ def test_2000_rows_ten_bad_exit_6_each_row_exactly_once(cg, server) -> None:
     assert failed[0]["Email"] == "user200@example.com"
     assert "10 row(s) failed: 1990 sent, 10 failed" in result.stderr
     assert sandbox.stats()["token_requests"] == 1
-    assert Path("accounts.cg-journal").exists()  # not every row was sent
+    assert Path("accounts.csv.cg-journal").exists()  # not every row was sent
 
 
 def test_all_sent_exit_0_removes_journal_json_summary(cg, server) -> None:
@@ -74,7 +76,7 @@ def test_all_sent_exit_0_removes_journal_json_summary(cg, server) -> None:
     summary = json.loads(result.stdout)
     assert summary["ok"] is True and summary["sent"] == 50 and summary["failed"] == 0
     assert summary["journal"] is None and summary["failed_file"] is None
-    assert not Path("a.cg-journal").exists() and not Path("a.failed.csv").exists()
+    assert not Path("a.csv.cg-journal").exists() and not Path("a.failed.csv").exists()
     assert len(sandbox.records()) == 50
 
 
@@ -126,32 +128,54 @@ def test_service_down_exits_5_then_resume_completes_exactly_once(cg, server) -> 
     assert len(names) == 60 and set(names.values()) == {1}
 
 
-def test_existing_journal_without_resume_exits_2(cg, server) -> None:
+def journal_with(path: str, configuration: str, done: dict[int, str], rows: list[Row] | None = None) -> None:
+    """A journal as an earlier run over `rows` would have left it (digests of those rows)."""
+    journal = Journal(Path(path + ".cg-journal"), configuration)
+    journal.open(create=True)
+    by_number = {row.number: row for row in rows or []}
+    for number, status in done.items():
+        journal.record(number, row_digest(by_number[number]), status)
+    journal.end_run(RunState.INTERRUPTED)
+    journal.close()
+
+
+def csv_rows(path: str) -> list[Row]:
+    from cg_cli.readers import RecordFile
+
+    with RecordFile(path) as records:
+        return list(records)
+
+
+def test_existing_journal_without_resume_exits_2_naming_both_choices(cg, server) -> None:
     server()
     write_accounts(Path("a.csv"), 5)
-    Path("a.cg-journal").write_text("# cg records import journal v1\n# configuration=acc-ref\nS 1\n")
+    journal_with("a.csv", "acc-ref", {1: "S"}, csv_rows("a.csv"))
     result = cg("records", "import", "a.csv", "--mapping", "accounts")
     assert result.exit_code == 2
-    assert "journal a.cg-journal exists" in result.stderr and "--resume" in result.stderr
+    assert "journal a.csv.cg-journal exists: an earlier import was interrupted" in result.stderr
+    assert "--resume" in result.stderr and "--restart" in result.stderr
 
 
-def test_resume_skips_journaled_rows(cg, server) -> None:
+def test_resume_skips_journaled_rows_and_counts_earlier_failures(cg, server) -> None:
     sandbox = server()
     write_accounts(Path("a.csv"), 10)
-    Path("a.cg-journal").write_text("# cg records import journal v1\n# configuration=acc-ref\nS 1\nS 2\nF 3\nS 4")
+    journal_with("a.csv", "acc-ref", {1: "S", 2: "S", 3: "F", 4: "S"}, csv_rows("a.csv"))
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--resume", "-o", "json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["skipped"] == 4
+    assert result.exit_code == 6, result.output  # row 3 failed earlier: not every row was accepted
+    summary = json.loads(result.stdout)
+    assert summary["ok"] is False and summary["exit_code"] == 6
+    assert (summary["sent"], summary["sent_earlier"], summary["failed"], summary["failed_earlier"]) == (6, 3, 0, 1)
+    assert summary["skipped"] == 4
     assert sorted(received_names(sandbox)) == sorted(f"Account {i}" for i in range(5, 11))
 
 
 def test_journal_of_another_configuration_is_refused(cg, server) -> None:
     server()
     write_accounts(Path("a.csv"), 3)
-    Path("a.cg-journal").write_text("# cg records import journal v1\n# configuration=other\nS 1\n")
+    journal_with("a.csv", "other", {1: "S"}, csv_rows("a.csv"))
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--resume")
     assert result.exit_code == 2
-    assert "belongs to configuration 'other'" in result.stderr
+    assert "belongs to configuration 'other'" in result.stderr and "--restart" in result.stderr
 
 
 def test_header_check_exits_4_and_sends_nothing(cg, server) -> None:
@@ -207,10 +231,10 @@ def test_dry_run_sends_nothing_and_reports(cg, server) -> None:
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--dry-run", "-o", "json")
     assert result.exit_code == 4
     summary = json.loads(result.stdout)
-    assert summary["would_send"] == 98 and summary["failed"] == 2
+    assert summary["would_send"] == 98 and summary["would_fail"] == 2 and summary["ok"] is False
     assert [p["row"] for p in summary["problems"]] == [50, 100]
     assert sandbox.stats()["record_requests"] == 0 and sandbox.stats()["token_requests"] == 0
-    assert not Path("a.cg-journal").exists() and not Path("a.failed.csv").exists()
+    assert not Path("a.csv.cg-journal").exists() and not Path("a.failed.csv").exists()
     clean = write_accounts(Path("b.csv"), 10)
     ok = cg("records", "import", str(clean), "--mapping", "accounts", "--dry-run")
     assert ok.exit_code == 0 and "10 row(s) would be sent" in ok.stderr
@@ -236,7 +260,8 @@ def test_survey_rows_are_not_resent_and_not_resumed(cg, server) -> None:
     [failed] = [json.loads(line) for line in Path("r.failed.jsonl").read_text().splitlines()]
     assert "may have arrived" in failed["_error"]
     again = cg("records", "import", "r.jsonl", "--mapping", "responses", "--resume")
-    assert again.exit_code == 0
+    assert again.exit_code == 6  # the row that may have arrived is still not known to be accepted
+    assert "0 sent, 0 failed, 2 skipped (done before: 1 sent, 1 failed)" in again.stderr
     assert len(sandbox.records()) == 2
 
 
@@ -341,14 +366,14 @@ def test_ctrl_c_then_resume_is_exactly_once(server) -> None:
     assert "Traceback" not in err
     first = len(sandbox.records())
     assert 20 <= first < 400
-    journaled = [line for line in Path("a.cg-journal").read_text().splitlines() if line.startswith("S ")]
+    journaled = [n for n, status in journal_rows(Path("a.csv.cg-journal")).items() if status == "S"]
     assert len(journaled) == first  # every request in flight finished and was journaled
     resumed = import_process(sandbox, "a.csv", "--mapping", "accounts", "--resume")
     _, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, err
     names = received_names(sandbox)
     assert len(names) == 400 and set(names.values()) == {1}
-    assert not Path("a.cg-journal").exists()
+    assert not Path("a.csv.cg-journal").exists()
 
 
 def test_token_expiry_mid_run_costs_one_refresh(server) -> None:
@@ -372,7 +397,7 @@ def test_input_breaking_off_mid_file_journals_what_was_sent(cg, server) -> None:
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--workers", "4")
     assert result.exit_code == 2
     assert "line 52: contains a NUL byte" in result.stderr
-    journaled = {line for line in Path("a.cg-journal").read_text().splitlines() if line.startswith("S ")}
+    journaled = [n for n, status in journal_rows(Path("a.csv.cg-journal")).items() if status == "S"]
     assert 0 < len(journaled) == len(sandbox.records())  # rows still queued were not sent
     assert cg("records", "import", "a.csv", "--mapping", "accounts", "--resume").exit_code == 2
 
@@ -391,7 +416,7 @@ def test_second_ctrl_c_quits_at_once(server) -> None:
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130
     assert "quitting now" in err and "Traceback" not in err
-    assert Path("a.cg-journal").exists()  # --resume picks up from here
+    assert Path("a.csv.cg-journal").exists()  # --resume picks up from here
 
 
 def test_progress_bar_on_a_terminal_draws_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -445,24 +470,3 @@ def test_short_token_lifetime_refreshes_once_per_expiry(cg, server) -> None:
     refreshes = stats["token_requests"] - 1
     assert 1 <= refreshes <= elapsed / 1.8 + 1  # one per lifetime, shared by the workers
     assert stats["record_requests"] - 400 <= 4 * refreshes  # at most one 401 per worker per expiry
-
-
-def test_journal_is_fsynced_within_a_second_even_when_rows_stall(tmp_path: Path, monkeypatch) -> None:
-    from cg_cli import journal as journal_module
-    from cg_cli.journal import SENT, Journal
-
-    synced: list[float] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(journal_module.os, "fsync", lambda fd: (synced.append(time.monotonic()), real_fsync(fd)))
-    journal = Journal(tmp_path / "a.cg-journal", "ref")
-    journal.open()
-    journal.record(1, SENT)  # right after open's fsync: not due yet
-    after_record = len(synced)
-    journal.sync_if_due()
-    assert len(synced) == after_record  # nothing due within the second
-    monkeypatch.setattr(journal, "_last_sync", time.monotonic() - 1.1)
-    journal.sync_if_due()  # what the runner calls while it waits for rows
-    assert len(synced) == after_record + 1
-    journal.sync_if_due()
-    assert len(synced) == after_record + 1  # nothing new written: no second fsync
-    journal.close()

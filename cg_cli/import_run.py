@@ -1,0 +1,314 @@
+"""One `records import` run, from options to outcome: the journal and resume
+rules, the failed file's lifecycle, and the exit code the run earns.
+
+The command gathers options, builds an `ImportRequest`, calls `ImportRun.run`
+and renders what it returns (or the `ImportEnded` it raises). Nothing here
+prints: one-line notices go through the `notice` callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cg_cli.errors import CheckFailed, ExitCode, ImportEnded, UsageError
+from cg_cli.failed_file import FailedFile, default_failed_path
+from cg_cli.importer import Importer, ImportResult, Progress, Sender, summary_json
+from cg_cli.journal import FAILED, SENT, Journal, JournalError, RunState, default_journal_path, row_digest
+from cg_cli.mappings import check_header
+from cg_cli.readers import RecordFile
+
+if TYPE_CHECKING:
+    from cg_cli.targets import Target
+
+SIGNAL_EXIT_CODES = {"SIGINT": ExitCode.INTERRUPTED, "SIGTERM": ExitCode.TERMINATED}
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    file: str
+    target: Target
+    file_format: str | None = None
+    check: bool = True  # --no-check turns the mapping checks off
+    workers: int = 4
+    rate: float | None = None
+    failed_path: Path | None = None
+    journal_path: Path | None = None
+    resume: bool = False
+    restart: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """A run in which every row of the input was accepted (or, for a dry run, would be sent)."""
+
+    message: str
+    summary: dict[str, Any]
+
+
+ProgressFactory = Callable[[str, int | None], Progress]
+
+
+class ImportRun:
+    def __init__(
+        self,
+        request: ImportRequest,
+        new_sender: Callable[[], Sender] | None,
+        *,
+        progress: ProgressFactory | None = None,
+        notice: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        self.request = request
+        self._new_sender = new_sender
+        self._progress_factory = progress
+        self._notice = notice
+        self._importer: Importer | None = None
+        self._progress: Progress | None = None
+        self._early_stop: str | None = None
+
+    def request_stop(self, signal_name: str) -> None:
+        """From a signal handler: flags only."""
+        if self._importer is not None:
+            self._importer.request_stop(signal_name)
+        else:
+            self._early_stop = signal_name
+
+    def run(self) -> ImportReport:
+        request = self.request
+        if request.resume and request.restart:
+            raise UsageError("give --resume or --restart, not both")
+        with RecordFile(request.file, request.file_format) as records:
+            self._check_header(records)
+            if request.dry_run:
+                return self._dry_run(records)
+            return self._import(records)
+
+    def _check_header(self, records: RecordFile) -> None:
+        mapping = self.request.target.mapping
+        if mapping is None or records.header is None or not self.request.check:
+            return
+        problems = check_header(mapping, records.header)
+        if problems:
+            raise CheckFailed(
+                f"the header of {self.request.file} has {len(problems)} column(s) the mapping does not know; "
+                "nothing was sent",
+                problems,
+            )
+
+    def _importer_for(self, records: RecordFile, **kwargs: Any) -> Importer:
+        request = self.request
+        progress = None
+        if self._progress_factory is not None:
+            label = "checking" if request.dry_run else f"importing {Path(records.path).name}"
+            progress = self._progress_factory(label, records.estimated_rows())
+        self._progress = progress
+        importer = Importer(
+            records,
+            reference=request.target.reference,
+            mapping=request.target.mapping,
+            check_unknown_fields=request.check,
+            new_sender=self._new_sender or _no_sender,
+            workers=request.workers,
+            rate=request.rate,
+            dry_run=request.dry_run,
+            progress=progress,
+            **kwargs,
+        )
+        self._importer = importer
+        if self._early_stop is not None:
+            importer.request_stop(self._early_stop)
+        return importer
+
+    def _dry_run(self, records: RecordFile) -> ImportReport:
+        result = self._execute(self._importer_for(records))
+        stats = result.stats
+        summary = {
+            "dry_run": True,
+            "would_send": stats.valid,
+            "would_fail": stats.failed,
+            "problems": [p.as_json() for p in result.problems],
+            "problems_truncated": stats.failed > len(result.problems),
+        }
+        line = f"{stats.valid} row(s) would be sent, {stats.failed} would fail; nothing was sent"
+        if stats.failed:
+            raise ImportEnded(f"dry run of {self.request.file}: {line}", ExitCode.VALIDATION, summary)
+        return ImportReport(f"Dry run of {self.request.file}: {line}.", summary)
+
+    def _import(self, records: RecordFile) -> ImportReport:
+        request = self.request
+        journal = Journal(
+            request.journal_path or default_journal_path(request.file),
+            request.target.reference,
+            durable_in_flight=request.target.sends_surveys,
+        )
+        failed_path = request.failed_path or default_failed_path(request.file, records.format)
+        _refuse_overwriting_input(request.file, journal.path, failed_path)
+        resuming = self._start_journal(journal)
+        if not resuming:
+            failed_path.unlink(missing_ok=True)  # a fresh run's failed file holds only its own rows
+        failed = FailedFile(failed_path, records.format, records.header, append=resuming)
+        try:
+            fingerprint = input_fingerprint(request.file)
+            if resuming:
+                self._say_what_changed(journal, fingerprint)
+            journal.begin_run(fingerprint)
+            importer = self._importer_for(
+                records,
+                journal=journal,
+                failed=failed,
+                resume=resuming,
+                sends_surveys=request.target.sends_surveys,
+                on_changed_input=self._changed_during_run if request.file == "-" else None,
+            )
+            try:
+                result = self._execute(importer)
+            except BaseException as exc:  # the input broke off mid-file, or a bug: what was sent stays journaled
+                _end_quietly(journal, RunState.STOPPED, str(getattr(exc, "message", exc.__class__.__name__)))
+                raise
+            return self._outcome(result, journal, failed_path)
+        finally:
+            failed.close()
+            # A journal that cannot take its last commit: the run already stopped over it, or those rows
+            # are simply sent again on --resume.
+            with contextlib.suppress(JournalError):
+                journal.close()
+
+    def _start_journal(self, journal: Journal) -> bool:
+        """Open the journal under the resume rules; True when this run resumes an earlier one."""
+        request = self.request
+        if journal.exists() and request.restart:
+            journal.remove()
+        existed = journal.exists()
+        if existed and not request.resume:
+            try:
+                journal.open(create=False)
+                what = journal.describe()
+            finally:
+                journal.close()
+            raise UsageError(
+                f"journal {journal.path} exists: {what}",
+                hint="pass --resume to send only the rows not yet accepted (rows that failed stay failed), "
+                "or --restart to discard the journal and send every row",
+            )
+        journal.open(create=True)
+        return existed and request.resume
+
+    def _say_what_changed(self, journal: Journal, fingerprint: str | None) -> None:
+        """Before sending: how many journaled rows the input no longer holds as they were."""
+        if fingerprint is None or fingerprint == journal.input_fingerprint():
+            return  # stdin cannot be read twice: a changed row is named when the run reaches it
+        changed = count_changed_rows(journal, self.request.file, self.request.file_format)
+        if changed:
+            self._notice(
+                f"{self.request.file} changed since the journal was written: {changed} journaled row(s) "
+                "no longer match and are sent as new rows"
+            )
+
+    def _changed_during_run(self, row_number: int) -> None:
+        self._notice(
+            f"stdin differs from what the journal saw (first at row {row_number}): rows that no longer match "
+            "are sent as new rows"
+        )
+
+    def _execute(self, importer: Importer) -> ImportResult:
+        try:
+            return importer.run()
+        finally:
+            if self._progress is not None:
+                self._progress.close()
+
+    def _outcome(self, result: ImportResult, journal: Journal, failed_path: Path) -> ImportReport:
+        stats = result.stats
+        not_accepted = stats.failed + stats.failed_earlier
+        summary = {
+            **summary_json(result),
+            "failed_file": str(failed_path) if not_accepted else None,
+            "journal": str(journal.path),
+            "stopped_by": result.stopped_by.message if result.stopped_by else None,
+        }
+        line = progress_line(result)
+        resume_hint = f"rerun the same command with --resume to continue (journal {journal.path})"
+        if result.stop_signal is not None:
+            _end_quietly(journal, RunState.INTERRUPTED)
+            what = "terminated" if result.stop_signal == "SIGTERM" else "interrupted"
+            raise ImportEnded(f"{what}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], summary, hint=resume_hint)
+        if result.stopped_by is not None:  # credentials refused (3), service down (5), a journal (2), a bug (1)
+            _end_quietly(journal, RunState.STOPPED, result.stopped_by.message)
+            raise ImportEnded(
+                f"stopped: {result.stopped_by.message}; {line}",
+                result.stopped_by.exit_code,
+                summary,
+                hint=result.stopped_by.hint if isinstance(result.stopped_by, JournalError) else resume_hint,
+            )
+        if not_accepted:
+            _end_quietly(journal, RunState.FAILED_ROWS)
+            earlier = f" ({stats.failed_earlier} in an earlier run)" if stats.failed_earlier else ""
+            raise ImportEnded(
+                f"{not_accepted} row(s) failed{earlier}: {line}",
+                ExitCode.PARTIAL,
+                summary,
+                hint=f"the failed rows and their errors are in {failed_path}; fix them and import that file",
+            )
+        journal.remove()
+        summary["journal"] = None
+        return ImportReport(f"Imported {self.request.file}: {line}.", summary)
+
+
+def progress_line(result: ImportResult) -> str:
+    stats = result.stats
+    earlier = ""
+    if stats.skipped:
+        earlier = f", {stats.skipped} skipped (done before: {stats.sent_earlier} sent, {stats.failed_earlier} failed)"
+    return (
+        f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, {stats.rows_per_second:.0f} rows/s"
+    )
+
+
+def input_fingerprint(path: str) -> str | None:
+    """Size, modification time and the first 64 KiB of a file: when it matches, the pre-pass is skipped."""
+    if path == "-":
+        return None
+    try:
+        info = os.stat(path)
+        with open(path, "rb") as stream:
+            head = hashlib.blake2b(stream.read(1 << 16), digest_size=16).hexdigest()
+    except OSError:
+        return None
+    return f"{info.st_size}:{info.st_mtime_ns}:{head}"
+
+
+def count_changed_rows(journal: Journal, path: str, file_format: str | None) -> int:
+    """Journaled final rows that the input no longer holds with the same content at the same row."""
+    final = journal.count(SENT) + journal.count(FAILED)
+    matched = 0
+    with RecordFile(path, file_format) as records:
+        for row in records:
+            previous = journal.previous(row.number)
+            if previous is not None and previous.status in (SENT, FAILED) and previous.digest == row_digest(row):
+                matched += 1
+    return final - matched
+
+
+def _refuse_overwriting_input(input_path: str, *outputs: Path) -> None:
+    if input_path == "-":
+        return
+    source = Path(input_path).resolve()
+    for output in outputs:
+        if output.resolve() == source:
+            raise UsageError(f"{output} is the input file: cg would overwrite it", hint="name another path")
+
+
+def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:
+    # If it cannot be written, the journal's state stays "running": described as a run that did not finish.
+    with contextlib.suppress(JournalError):
+        journal.end_run(state, reason)
+
+
+def _no_sender() -> Sender:
+    raise AssertionError("a dry run sends nothing")
