@@ -37,10 +37,15 @@ class CgError(Exception):
         return {
             "ok": False,
             "exit_code": int(self.exit_code),
-            "error": self.message,
+            "error": self.headline,
             "hint": self.hint,
             **self.details(),
         }
+
+    @property
+    def headline(self) -> str:
+        """The one line after `error:`."""
+        return self.message
 
     def details(self) -> dict[str, Any]:
         """The command's own keys added to the error document (field errors, problems, a summary)."""
@@ -82,6 +87,10 @@ class ApiValidationError(CgError):
         super().__init__(message)
         self.errors = errors
         self.summary = f"the API refused the record (422): {message}"
+
+    @property
+    def headline(self) -> str:
+        return self.summary
 
     def details(self) -> dict[str, Any]:
         return {"status": 422, "message": self.message, "errors": self.errors}

@@ -69,7 +69,7 @@ def error(exc: CgError, *, json_output: bool = False) -> None:
         field_errors(exc.message, exc.errors)
     elif isinstance(exc, CheckFailed):
         problems(exc.problems, stderr=not exc.report)
-    err(f"error: {safe(exc.summary if isinstance(exc, ApiValidationError) else exc.message)}")
+    err(f"error: {safe(exc.headline)}")
     if exc.hint:
         err(f"hint: {safe(exc.hint)}")
 

@@ -157,6 +157,9 @@ def test_422_in_json(cg, sandbox_env: SandboxHandle) -> None:
     assert result.exit_code == 4
     assert json.loads(result.stdout) == {
         "ok": False,
+        "exit_code": 4,
+        "error": "the API refused the record (422): The given data was invalid.",
+        "hint": None,
         "status": 422,
         "message": "The given data was invalid.",
         "errors": {"configuration": ["The selected configuration is invalid."]},

@@ -167,6 +167,9 @@ def test_a_token_echoed_by_the_records_service_is_scrubbed(cg, sandbox_env: Sand
     assert result.exit_code == 4
     assert json.loads(result.stdout) == {
         "ok": False,
+        "exit_code": 4,
+        "error": "the API refused the record (422): echo ***",
+        "hint": None,
         "status": 422,
         "message": "echo ***",
         "errors": {"record": ["bad token ***"]},
