@@ -244,7 +244,9 @@ class ImportRun:
                 f"stopped: {result.stopped_by.message}; {line}",
                 result.stopped_by.exit_code,
                 summary,
-                hint=result.stopped_by.hint if isinstance(result.stopped_by, JournalError) else resume_hint,
+                hint=f"make {journal.path} writable (free space, permissions), then {resume_hint}"
+                if isinstance(result.stopped_by, JournalError)
+                else resume_hint,
             )
         if not_accepted:
             _end_quietly(journal, RunState.FAILED_ROWS)

@@ -270,16 +270,20 @@ class Importer:
             try:
                 outcome = outcomes.get(block=wait and count == 0, timeout=0.2)
             except queue.Empty:
-                self._commit_if_due()
+                self._commit(now=count > 0)
                 return count
             self._finish(outcome)
             count += 1
 
-    def _commit_if_due(self) -> None:
+    def _commit(self, *, now: bool) -> None:
+        """Outcomes reach the journal's file as soon as they are known: a kill then loses only rows in flight."""
         if self._journal is None:
             return
         try:
-            self._journal.commit_if_due()
+            if now:
+                self._journal.commit()
+            else:
+                self._journal.commit_if_due()
         except CgError as exc:
             self._stop_with(exc)
 
@@ -321,7 +325,6 @@ class Importer:
             status = SENT
         if journal is not None and not self._dry_run:
             journal.record(job.row.number, job.digest, status)
-            journal.commit_if_due()
 
     def _stop_with(self, error: CgError) -> None:
         if self.result.stopped_by is None:

@@ -157,5 +157,6 @@ def _stop_on_signals(run: ImportRun) -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if not stopping:  # once stopping, a late second signal still quits at once instead of a traceback
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

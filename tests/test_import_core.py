@@ -1,0 +1,270 @@
+"""The import run's rules, driven with a fake sender: no sockets, no processes.
+
+Resume, journal binding, exit codes, survey in-flight marks, a journal that
+cannot be written, and stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cg_cli.errors import ExitCode, ImportEnded, NetworkError, UsageError
+from cg_cli.import_run import ImportReport, ImportRequest, ImportRun
+from cg_cli.journal import Journal, JournalError
+from cg_cli.mappings import Mapping
+from cg_cli.targets import Target
+from tests.conftest import journal_rows
+
+ACCOUNTS = Mapping("accounts", "acc-ref", "account", ("Account Name", "Email"))
+SURVEYS = Mapping("responses", "resp-ref", "survey-response", ("Email", "Score"))
+
+
+class FakeService:
+    """Counts deliveries per record; fails the records named in `fail` (by `Account Name` or `Email`)."""
+
+    def __init__(self, fail: dict[str, Exception] | None = None, delay: float = 0.0) -> None:
+        self.delivered: Counter[str] = Counter()
+        self.fail = fail or {}
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def sender(self) -> Any:
+        service = self
+
+        class Sender:
+            def put(self, content_type: str, body: bytes) -> None:
+                record = json.loads(body)["record"]
+                key = record.get("Account Name") or record.get("Email")
+                if service.delay:
+                    time.sleep(service.delay)
+                error = service.fail.get(key)
+                if error is not None and not getattr(error, "maybe_delivered", False):
+                    raise error
+                with service.lock:
+                    service.delivered[key] += 1
+                if error is not None:
+                    raise error
+
+            def close(self) -> None:
+                pass
+
+        return Sender()
+
+
+def accounts_csv(path: Path, names: list[str]) -> str:
+    path.write_text("Account Name,Email\n" + "".join(f"{n},{n.lower()}@x.com\n" for n in names))
+    return str(path)
+
+
+def run(file: str, service: FakeService, mapping: Mapping = ACCOUNTS, **options: Any) -> ImportReport:
+    notices: list[str] = options.pop("notices", [])
+    request = ImportRequest(file=file, target=Target(mapping.reference, mapping), **options)
+    return ImportRun(request, service.sender, notice=notices.append).run()
+
+
+def ended(file: str, service: FakeService, **options: Any) -> ImportEnded:
+    with pytest.raises(ImportEnded) as caught:
+        run(file, service, **options)
+    return caught.value
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_nightly_file_reused_with_new_rows_sends_every_new_row() -> None:
+    """The reproduction: Monday fails a row, Tuesday's export replaces the file, --resume sends Tue1–Tue4."""
+    service = FakeService(fail={"Mon2": NetworkError("422", status=422)})
+    file = accounts_csv(Path("export.csv"), ["Mon1", "Mon2", "Mon3"])
+    assert ended(file, service).exit_code == ExitCode.PARTIAL
+    service.fail = {}
+    accounts_csv(Path("export.csv"), ["Tue1", "Tue2", "Tue3", "Tue4"])
+    refused = pytest.raises(UsageError, run, file, service)
+    assert "finished with 1 failed row(s)" in refused.value.message
+    notices: list[str] = []
+    report = run(file, service, resume=True, notices=notices)
+    assert [service.delivered[f"Tue{i}"] for i in range(1, 5)] == [1, 1, 1, 1]
+    assert report.summary["sent"] == 4 and report.summary["skipped"] == 0
+    assert notices == [
+        "export.csv changed since the journal was written: 3 journaled row(s) no longer match and are sent as new rows"
+    ]
+    assert not Path("export.csv.cg-journal").exists()
+
+
+def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped() -> None:
+    service = FakeService()
+    file = accounts_csv(Path("a.csv"), ["A", "B", "C", "D"])
+    journal = Journal(Path("a.csv.cg-journal"), "acc-ref")
+    report = run(file, service)  # a clean run leaves no journal: make one by stopping after two rows
+    assert report.summary["sent"] == 4
+    service.delivered.clear()
+    service.fail = {"C": NetworkError("down", status=503)}
+    assert ended(file, service, workers=1).exit_code == ExitCode.NETWORK
+    assert journal_rows(journal.path) == {1: "S", 2: "S"}
+    service.fail = {}
+    accounts_csv(Path("a.csv"), ["New", "A", "B", "C", "D"])
+    run(file, service, resume=True)
+    assert service.delivered == Counter({"A": 2, "B": 2, "New": 1, "C": 1, "D": 1})  # resent, never skipped
+
+
+def test_resume_skips_unchanged_rows_only() -> None:
+    service = FakeService(fail={"C": NetworkError("down", status=503)})
+    file = accounts_csv(Path("a.csv"), ["A", "B", "C", "D"])
+    assert ended(file, service, workers=1).exit_code == ExitCode.NETWORK
+    service.fail = {}
+    report = run(file, service, resume=True)
+    assert service.delivered == Counter({"A": 1, "B": 1, "C": 1, "D": 1})
+    assert (report.summary["sent"], report.summary["sent_earlier"]) == (2, 2)
+
+
+def test_earlier_failures_keep_exit_6_and_are_counted_apart() -> None:
+    service = FakeService(fail={"B": NetworkError("422", status=422)})
+    file = accounts_csv(Path("a.csv"), ["A", "B", "C"])
+    first = ended(file, service)
+    assert first.exit_code == ExitCode.PARTIAL and first.summary["failed"] == 1
+    again = ended(file, service, resume=True)
+    assert again.exit_code == ExitCode.PARTIAL
+    assert (again.summary["sent"], again.summary["sent_earlier"]) == (0, 2)
+    assert (again.summary["failed"], again.summary["failed_earlier"]) == (0, 1)
+    assert "1 row(s) failed (1 in an earlier run)" in again.message
+    assert service.delivered == Counter({"A": 1, "C": 1})
+
+
+def test_restart_discards_the_journal_and_the_old_failed_file() -> None:
+    service = FakeService(fail={"B": NetworkError("422", status=422)})
+    file = accounts_csv(Path("a.csv"), ["A", "B"])
+    ended(file, service)
+    assert Path("a.failed.csv").exists()
+    service.fail = {}
+    report = run(file, service, restart=True)
+    assert report.summary["sent"] == 2 and service.delivered == Counter({"A": 2, "B": 1})
+    assert not Path("a.failed.csv").exists() and not Path("a.csv.cg-journal").exists()
+    with pytest.raises(UsageError, match="not both"):
+        run(file, service, resume=True, restart=True)
+
+
+def test_csv_and_jsonl_of_one_stem_keep_separate_journals() -> None:
+    service = FakeService(fail={"A": NetworkError("422", status=422)})
+    ended(accounts_csv(Path("q.csv"), ["A"]), service)
+    Path("q.jsonl").write_text('{"Account Name": "J"}\n')
+    run("q.jsonl", service)  # no journal of q.csv in its way
+    assert Path("q.csv.cg-journal").exists() and service.delivered["J"] == 1
+
+
+def test_survey_rows_in_flight_at_a_kill_are_reported_never_resent() -> None:
+    file = Path("r.jsonl")
+    file.write_text("".join(json.dumps({"Email": f"p{i}@x.com", "Score": 9}) + "\n" for i in range(1, 6)))
+    journal = Journal(Path("r.jsonl.cg-journal"), "resp-ref", durable_in_flight=True)
+    journal.open(create=True)
+    from cg_cli.readers import RecordFile
+
+    with RecordFile(str(file)) as records:
+        rows = list(records)
+    from cg_cli.journal import row_digest
+
+    journal.record(1, row_digest(rows[0]), "S")
+    journal.mark_in_flight(2, row_digest(rows[1]))  # as a killed run leaves it
+    journal.close()
+    service = FakeService()
+    result = ended(str(file), service, mapping=SURVEYS, resume=True)
+    assert result.exit_code == ExitCode.PARTIAL and result.summary["maybe_arrived"] == 1
+    assert "p2@x.com" not in service.delivered and sorted(service.delivered) == [f"p{i}@x.com" for i in (3, 4, 5)]
+    [failed] = [json.loads(line) for line in Path("r.failed.jsonl").read_text().splitlines()]
+    assert failed["_row"] == 2 and "may have arrived" in failed["_error"]
+
+
+def test_survey_rows_are_marked_in_flight_before_they_leave(monkeypatch: pytest.MonkeyPatch) -> None:
+    marks: list[int] = []
+    real = Journal.mark_in_flight
+
+    def spy(self: Journal, number: int, digest: bytes) -> None:
+        real(self, number, digest)
+        marks.append(number)
+        assert journal_rows(self.path).get(number) == "I"  # committed: visible to another connection
+
+    monkeypatch.setattr(Journal, "mark_in_flight", spy)
+    Path("r.jsonl").write_text("".join(json.dumps({"Email": f"p{i}@x.com"}) + "\n" for i in range(1, 21)))
+    run("r.jsonl", FakeService(), mapping=SURVEYS, workers=4)
+    assert sorted(marks) == list(range(1, 21))
+
+
+def test_a_survey_answered_500_counts_as_maybe_arrived() -> None:
+    error = NetworkError("500; not resent: the record may have arrived", status=500, maybe_delivered=True)
+    Path("r.jsonl").write_text('{"Email": "a@x.com"}\n{"Email": "b@x.com"}\n')
+    service = FakeService(fail={"a@x.com": error})
+    assert ended("r.jsonl", service, mapping=SURVEYS).exit_code == ExitCode.PARTIAL
+    assert journal_rows(Path("r.jsonl.cg-journal")) == {1: "F", 2: "S"}
+    again = ended("r.jsonl", service, mapping=SURVEYS, resume=True)
+    assert again.summary["failed_earlier"] == 1 and service.delivered["a@x.com"] == 1
+
+
+def test_a_journal_that_cannot_be_written_stops_cleanly_with_a_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    writes = 0
+    real = Journal.record
+
+    def disk_fills_up(self: Journal, number: int, digest: bytes, status: str) -> None:
+        nonlocal writes
+        writes += 1
+        if writes > 3:
+            raise JournalError(f"cannot write the journal {self.path} (database or disk is full)")
+        real(self, number, digest, status)
+
+    monkeypatch.setattr(Journal, "record", disk_fills_up)
+    file = accounts_csv(Path("a.csv"), [f"N{i}" for i in range(50)])
+    stopped = ended(file, FakeService(), workers=1)
+    assert stopped.exit_code == ExitCode.USAGE
+    assert "disk is full" in stopped.message and stopped.summary["sent"] >= 3
+    assert "--resume" in (stopped.hint or "")
+
+
+def test_a_file_that_is_not_a_journal_is_refused_with_both_choices() -> None:
+    file = accounts_csv(Path("a.csv"), ["A"])
+    Path("a.csv.cg-journal").write_text("S 1\nS 2")  # a torn text journal of an older version
+    with pytest.raises(UsageError) as caught:
+        run(file, FakeService(), resume=True)
+    assert "not a cg journal" in caught.value.message and "--restart" in (caught.value.hint or "")
+    assert run(file, FakeService(), restart=True).summary["sent"] == 1
+
+
+def test_journal_naming_the_input_is_refused() -> None:
+    file = accounts_csv(Path("a.csv"), ["A"])
+    with pytest.raises(UsageError, match="is the input file"):
+        run(file, FakeService(), failed_path=Path("a.csv"))
+    assert Path("a.csv").read_text().startswith("Account Name")
+
+
+def test_stop_request_finishes_rows_in_flight_and_says_which_signal() -> None:
+    service = FakeService(delay=0.01)
+    file = accounts_csv(Path("a.csv"), [f"N{i}" for i in range(400)])
+    request = ImportRequest(file=file, target=Target("acc-ref", ACCOUNTS), workers=4)
+    importer_run = ImportRun(request, service.sender)
+    threading.Timer(0.1, importer_run.request_stop, args=("SIGTERM",)).start()
+    with pytest.raises(ImportEnded) as caught:
+        importer_run.run()
+    assert caught.value.exit_code == ExitCode.TERMINATED and caught.value.message.startswith("terminated:")
+    journaled = journal_rows(Path("a.csv.cg-journal"))
+    assert set(journaled.values()) == {"S"} and len(journaled) == sum(service.delivered.values())
+    run(file, service, resume=True)
+    assert set(service.delivered.values()) == {1} and len(service.delivered) == 400
+
+
+def test_rate_limited_workers_stop_promptly() -> None:
+    service = FakeService()
+    file = accounts_csv(Path("a.csv"), [f"N{i}" for i in range(20)])
+    request = ImportRequest(file=file, target=Target("acc-ref", ACCOUNTS), workers=4, rate=0.5)
+    importer_run = ImportRun(request, service.sender)
+    threading.Timer(0.3, importer_run.request_stop, args=("SIGINT",)).start()
+    started = time.monotonic()
+    with pytest.raises(ImportEnded):
+        importer_run.run()
+    assert time.monotonic() - started < 1.5  # not the 2 s slot of the next row, let alone 40 s
+    assert sum(service.delivered.values()) == 1
