@@ -184,6 +184,19 @@ def cg(outputs: Outputs) -> Any:
     return run
 
 
+ACCOUNTS_MAPPING = Mapping("accounts", "acc-ref", "account", ("Account Name", "First Name", "Email"))
+CONTACTS_MAPPING = Mapping("contacts", "contact", "contact", ("Email", "Phone", "First Name"))
+SURVEYS_MAPPING = Mapping("responses", "resp-ref", "survey-response", ("Email", "Score"))
+
+
+@pytest.fixture
+def server(make_sandbox: Any, clean_env: Path) -> Any:
+    """Start a sandbox serving the import test mappings, which are also in ./cg-mappings.toml."""
+    mappings = [ACCOUNTS_MAPPING, CONTACTS_MAPPING, SURVEYS_MAPPING]
+    write_mappings(Path("cg-mappings.toml"), *mappings)
+    return lambda **kwargs: make_sandbox(mappings=mappings, **kwargs)
+
+
 def journal_rows(path: Path) -> dict[int, str]:
     """Row number → status (S sent, F failed, I in flight) of an import journal; {} when there is none."""
     import sqlite3

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import journal_rows, ACCOUNTS_REF, CLIENT_ID, SECRET, SandboxHandle, free_port
+from tests.conftest import ACCOUNTS_REF, CLIENT_ID, SECRET, SandboxHandle, free_port, journal_rows
 
 ROWS = 12
 

@@ -88,7 +88,8 @@ def test_the_nightly_file_reused_with_new_rows_sends_every_new_row() -> None:
     assert ended(file, service).exit_code == ExitCode.PARTIAL
     service.fail = {}
     accounts_csv(Path("export.csv"), ["Tue1", "Tue2", "Tue3", "Tue4"])
-    refused = pytest.raises(UsageError, run, file, service)
+    with pytest.raises(UsageError) as refused:
+        run(file, service)
     assert "finished with 1 failed row(s)" in refused.value.message
     notices: list[str] = []
     report = run(file, service, resume=True, notices=notices)

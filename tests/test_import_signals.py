@@ -14,14 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import SECRET, SandboxHandle, journal_rows
-from tests.test_records_import import (  # noqa: F401 - `server` is a fixture
-    CG,
-    import_process,
-    received_names,
-    server,
-    wait_for_records,
-    write_accounts,
-)
+from tests.test_records_import import CG, import_process, received_names, wait_for_records, write_accounts
 
 
 def test_sigterm_drains_exits_143_and_resume_completes_exactly_once(server: Any) -> None:
@@ -80,6 +73,8 @@ def test_ctrl_c_while_modules_load_is_exit_130_without_a_traceback(server: Any) 
         time.sleep(rng.uniform(0.03, 0.15))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
+        if "init_import_site" in err:
+            continue  # a slow machine was still starting the interpreter itself: beyond any program's reach
         # Before Python installs its handler the default action ends the process: -2 is Ctrl-C's 130.
         assert proc.returncode in (0, 130, -signal.SIGINT), (attempt, proc.returncode, err)
         assert "Traceback" not in err, err

@@ -11,26 +11,14 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cg_cli.journal import Journal, RunState, row_digest
-from cg_cli.mappings import Mapping
 from cg_cli.readers import Row
-from tests.conftest import SECRET, SandboxHandle, journal_rows, write_mappings
+from tests.conftest import SECRET, SandboxHandle, journal_rows
 
-ACCOUNTS = Mapping("accounts", "acc-ref", "account", ("Account Name", "First Name", "Email"))
-CONTACTS = Mapping("contacts", "contact", "contact", ("Email", "Phone", "First Name"))
-SURVEYS = Mapping("responses", "resp-ref", "survey-response", ("Email", "Score"))
 CG = str(Path(sys.executable).parent / "cg")
-
-
-@pytest.fixture
-def server(make_sandbox: Any, clean_env: Path) -> Any:
-    """Start a sandbox serving the test mappings, which are also in ./cg-mappings.toml."""
-    write_mappings(Path("cg-mappings.toml"), ACCOUNTS, CONTACTS, SURVEYS)
-    return lambda **kwargs: make_sandbox(mappings=[ACCOUNTS, CONTACTS, SURVEYS], **kwargs)
 
 
 def write_accounts(path: Path, count: int, missing_every: int = 0) -> Path:
