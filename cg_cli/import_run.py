@@ -292,7 +292,7 @@ def count_changed_rows(journal: Journal, path: str, file_format: str | None) -> 
     with RecordFile(path, file_format) as records:
         for row in records:
             previous = journal.previous(row.number)
-            if previous is not None and previous.status in (SENT, FAILED) and previous.digest == row_digest(row):
+            if previous is not None and previous[1] in (SENT, FAILED) and previous[0] == row_digest(row):
                 matched += 1
     return final - matched
 

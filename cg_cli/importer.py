@@ -236,16 +236,17 @@ class Importer:
         if previous is None:
             return _Job(row, digest)
         stats = self.result.stats
-        if previous.digest != digest:
+        previous_digest, status = previous
+        if previous_digest != digest:
             stats.changed += 1
             if stats.changed == 1 and self._on_changed_input is not None:
                 self._on_changed_input(row.number)
             return _Job(row, digest)
-        if previous.status == SENT:
+        if status == SENT:
             stats.sent_earlier += 1
-        elif previous.status == FAILED:
+        elif status == FAILED:
             stats.failed_earlier += 1
-        elif previous.status == IN_FLIGHT:
+        elif status == IN_FLIGHT:
             # In flight when a run was killed: it may have arrived. Report it; never send it twice.
             stats.maybe_arrived += 1
             self._finish(_Outcome(_Job(row, digest), error=MAYBE_ARRIVED))

@@ -1,0 +1,28 @@
+"""Write the journal a run that sent every row of FILE would leave behind.
+
+python bench/fill_journal.py FILE CONFIGURATION
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cg_cli.import_run import input_fingerprint
+from cg_cli.journal import SENT, Journal, RunState, default_journal_path, row_digest
+from cg_cli.readers import RecordFile
+
+
+def main() -> None:
+    path, configuration = sys.argv[1], sys.argv[2]
+    journal = Journal(default_journal_path(path), configuration)
+    journal.open(create=True)
+    journal.begin_run(input_fingerprint(path))
+    with RecordFile(path) as rows:
+        for row in rows:
+            journal.record(row.number, row_digest(row), SENT)
+    journal.end_run(RunState.INTERRUPTED)
+    journal.close()
+
+
+if __name__ == "__main__":
+    main()
