@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 from cg_cli.errors import CheckFailed, ExitCode, ImportEnded, UsageError
 from cg_cli.failed_file import FailedFile, default_failed_path
 from cg_cli.importer import Importer, ImportResult, Progress, Sender, summary_json
-from cg_cli.journal import FAILED, SENT, Journal, JournalError, RunState, default_journal_path, row_digest
+from cg_cli.journal import (
+    FAILED,
+    SENT,
+    Journal,
+    JournalError,
+    RunState,
+    default_journal_path,
+    remove_regular_file,
+    row_digest,
+)
 from cg_cli.mappings import check_header
 from cg_cli.readers import RecordFile
 
@@ -151,7 +160,7 @@ class ImportRun:
         _refuse_overwriting_input(request.file, journal.path, failed_path)
         resuming = self._start_journal(journal)
         if not resuming:
-            failed_path.unlink(missing_ok=True)  # a fresh run's failed file holds only its own rows
+            remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
         failed = FailedFile(failed_path, records.format, records.header, append=resuming)
         try:
             fingerprint = input_fingerprint(request.file)

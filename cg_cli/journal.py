@@ -60,6 +60,12 @@ def default_journal_path(input_path: str) -> Path:
     return Path("stdin.cg-journal") if input_path == "-" else Path(input_path + ".cg-journal")
 
 
+def remove_regular_file(path: Path) -> None:
+    """Delete a file cg wrote; never a device or FIFO someone named (`--journal /dev/null` as root)."""
+    if path.is_file() and not path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
 def row_digest(row: Row) -> bytes:
     """What identifies a row's content: the record it would send, or the line that could not be read."""
     content = row.original if row.error is not None else row.record
@@ -96,6 +102,8 @@ class Journal:
         """Open (or create) the journal; refuses a file that is not one, or one of another configuration."""
         if not create and not self.path.exists():
             raise JournalError(f"journal {self.path} does not exist")
+        if self.path.exists() and not self.path.is_file():
+            raise JournalError(f"journal {self.path} is not a regular file", hint="pass another --journal")
         try:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5)
             db.execute("PRAGMA journal_mode=WAL").fetchone()
@@ -257,7 +265,7 @@ class Journal:
     def remove(self) -> None:
         self.close()
         for suffix in ("", "-wal", "-shm"):
-            Path(str(self.path) + suffix).unlink(missing_ok=True)
+            remove_regular_file(Path(str(self.path) + suffix))
 
     # -- plumbing -------------------------------------------------------------------
 
