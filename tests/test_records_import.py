@@ -471,3 +471,19 @@ def test_devices_named_as_output_are_never_deleted_and_fail_cleanly(cg, server) 
     null = cg("records", "import", "a.csv", "--mapping", "accounts", "--journal", "/dev/null", "--restart")
     assert null.exit_code == 2 and "journal /dev/null is not a regular file" in null.stderr
     assert Path("/dev/null").is_char_device()
+
+
+def test_stdin_twice_with_different_rows_never_skips_a_row(cg, server) -> None:
+    sandbox = server()
+    monday = "Account Name,Email\nMon1,a@x.com\nMon2,bad\nMon3,c@x.com\n"
+    first = cg("records", "import", "-", "--format", "csv", "--mapping", "accounts", input=monday)
+    assert first.exit_code == 6
+    tuesday = "Account Name,Email\nTue1,a@x.com\nTue2,b@x.com\nTue3,c@x.com\nTue4,d@x.com\n"
+    refused = cg("records", "import", "-", "--format", "csv", "--mapping", "accounts", input=tuesday)
+    assert refused.exit_code == 2 and "finished with 1 failed row(s)" in refused.stderr
+    resumed = cg("records", "import", "-", "--format", "csv", "--mapping", "accounts", "--resume", input=tuesday)
+    assert resumed.exit_code == 0, resumed.output
+    assert "stdin differs from what the journal saw (first at row 1)" in resumed.stderr
+    names = received_names(sandbox)
+    assert all(names[f"Tue{i}"] == 1 for i in range(1, 5))
+    assert not Path("stdin.cg-journal").exists()
