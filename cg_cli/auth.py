@@ -7,9 +7,18 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cg_cli import constants as C
+from cg_cli import log
 from cg_cli.errors import AuthError, CgError, NetworkError, UsageError
-from cg_cli.profiles import forget_secret, save_profile
-from cg_cli.settings import Credentials, HttpOptions, Settings
+from cg_cli.profiles import forget_credentials, save_profile
+from cg_cli.settings import (
+    SOURCE_ENV,
+    SOURCE_PROFILE,
+    Credentials,
+    HttpOptions,
+    Settings,
+    default_hosts,
+    describe_source,
+)
 from cg_cli.tokens import Token, TokenCache, TokenProvider
 
 
@@ -17,8 +26,21 @@ def token_provider(settings: Settings, options: HttpOptions | None = None) -> To
     """The token for these settings: from the cache, or fetched (importing requests) when needed."""
     token_url = settings.token_url()
     credentials = settings.credentials()
-    cache = TokenCache(settings.config_dir, token_url, credentials.client_id)
+    announce_hosts(settings)
+    cache = TokenCache(settings.config_dir, token_url, credentials.client_id, credentials.client_secret)
     return TokenProvider(lambda: _fetch(token_url, credentials, options), cache)
+
+
+_announced = False
+
+
+def announce_hosts(settings: Settings) -> None:
+    """Before the first request, name any host that is not CustomerGauge's own (once per run)."""
+    global _announced
+    hosts = settings.custom_hosts()
+    if hosts and not _announced:
+        _announced = True
+        log.notice("note: not CustomerGauge's hosts: %s", "; ".join(hosts))
 
 
 def _fetch(token_url: str, credentials: Credentials, options: HttpOptions | None) -> Token:
@@ -37,29 +59,37 @@ class LoginResult(NamedTuple):
     region: str | None
     profile_path: Path
     token: Token
+    stored_urls: dict[str, str]  # variable → URL kept in the profile, with where it came from
 
 
-def login(settings: Settings, client_secret: str, options: HttpOptions | None = None) -> LoginResult:
+def login(
+    settings: Settings, client_secret: str, secret_source: str, options: HttpOptions | None = None
+) -> LoginResult:
     """Verify the credentials by fetching a token; store them only if accepted."""
     client_id = settings.client_id.value
     if not client_id:
         raise UsageError("no client id", hint=f"pass --client-id or set {C.ENV_CLIENT_ID}")
     token_url = settings.token_url()
+    settings.check_secret_may_go(secret_source)
+    announce_hosts(settings)
     token = _fetch(token_url, Credentials(client_id, client_secret), options)
     profile: dict[str, str] = {"client_id": client_id, "client_secret": client_secret}
     region = settings.region.value
     if region:
         profile["region"] = region
-    # URL overrides (a sandbox, a proxy) are kept so the profile works on its own.
-    for key, setting, template in (
-        ("auth_url", settings.auth_url, C.AUTH_URL_TEMPLATE),
-        ("api_url", settings.api_url, C.API_URL_TEMPLATE),
+    # URL overrides (a sandbox, a proxy) are kept so the profile works on its own, but only the
+    # user's own choice: from the environment, or kept from the profile. Never one a .env brought.
+    stored: dict[str, str] = {}
+    for key, variable, setting in (
+        ("auth_url", C.ENV_AUTH_URL, settings.auth_url),
+        ("api_url", C.ENV_API_URL, settings.api_url),
     ):
-        if setting.value and (region is None or setting.value != template.format(region=region)):
+        if setting.value and setting.source in (SOURCE_ENV, SOURCE_PROFILE) and setting.value not in default_hosts():
             profile[key] = setting.value
+            stored[variable] = f"{setting.value} (from the {describe_source(setting.source)})"
     path = save_profile(settings.config_dir, settings.profile_name, profile)
-    TokenCache(settings.config_dir, token_url, client_id).save(token)
-    return LoginResult(settings.profile_name, client_id, region, path, token)
+    TokenCache(settings.config_dir, token_url, client_id, client_secret).save(token)
+    return LoginResult(settings.profile_name, client_id, region, path, token, stored)
 
 
 class AuthStatus(NamedTuple):
@@ -89,7 +119,6 @@ class AuthStatus(NamedTuple):
             "api_url": s.api_url.value,
             "authenticated": self.authenticated,
             "token_expires_at": iso_time(self.token.expires_at) if self.token else None,
-            "problem": self.problem.message if self.problem else None,
         }
 
 
@@ -107,12 +136,12 @@ def status(settings: Settings, options: HttpOptions | None = None) -> AuthStatus
 
 
 def logout(settings: Settings) -> tuple[bool, bool]:
-    """Forget the profile's secret and its cached token: (secret forgotten, token forgotten)."""
+    """Forget the profile's secret, its stored URLs and its cached token: (secret, token) forgotten."""
     forgot_token = False
-    client_id = settings.client_id.value
-    if client_id and settings.auth_url.value:
-        forgot_token = TokenCache(settings.config_dir, settings.token_url(), client_id).clear()
-    return forget_secret(settings.config_dir, settings.profile_name), forgot_token
+    client_id, secret = settings.client_id.value, settings.client_secret.value
+    if client_id and secret and settings.auth_url.value:
+        forgot_token = TokenCache(settings.config_dir, settings.token_url(), client_id, secret).clear()
+    return forget_credentials(settings.config_dir, settings.profile_name), forgot_token
 
 
 def iso_time(timestamp: float) -> str:

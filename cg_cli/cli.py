@@ -1,18 +1,20 @@
 """The root of the CLI: global options, command groups, and the one place
-that turns typed errors into messages and exit codes."""
+that turns typed errors (and usage errors) into messages and exit codes."""
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
+from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
 from typer.core import TyperGroup
 
 from cg_cli import __version__
-from cg_cli.commands.common import app_state, new_app
-from cg_cli.constants import ENVIRONMENT_HELP
+from cg_cli.commands.common import apply_global_options, global_params, new_app
+from cg_cli.constants import ENV_OUTPUT, ENVIRONMENT_HELP
 
 # Each command group lives in its own module, imported only when it runs (or
 # for --help): `cg records put` never pays for `auth`, `mappings` or `sandbox`.
@@ -34,10 +36,17 @@ class CgGroup(TyperGroup):
             return None
         return typer.main.get_command(importlib.import_module(module).app)
 
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        return [*params[:-1], *global_params(), params[-1]]
+
     def invoke(self, ctx: Any) -> Any:
         from cg_cli import render
+        from cg_cli.commands.common import app_state
         from cg_cli.errors import CgError, ExitCode
 
+        given = {p.name: ctx.params.pop(p.name, None) for p in global_params() if p.name}
+        apply_global_options(ctx, {k: v for k, v in given.items() if v not in (None, False)})
         try:
             return super().invoke(ctx)
         except CgError as exc:
@@ -46,6 +55,47 @@ class CgGroup(TyperGroup):
         except KeyboardInterrupt:
             render.err("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+    def main(self, args: Any = None, prog_name: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Usage errors too follow --output json: one document, never click's three-line block."""
+        standalone_mode = kwargs.pop("standalone_mode", True)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(argv, prog_name, standalone_mode=False, **kwargs)
+            code = result if isinstance(result, int) else 0
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `cg` or `cg records`: help, exit 0
+            click.echo(exc.ctx.get_help() if exc.ctx else self.get_help(click.Context(self)))
+            code = 0
+        except click.ClickException as exc:
+            code = _usage_error(exc, json_output=_json_requested(argv))
+        except typer.Abort:
+            click.echo("Aborted.", err=True)
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _json_requested(argv: list[str]) -> bool:
+    for index, arg in enumerate(argv):
+        if arg in ("-o", "--output") and index + 1 < len(argv):
+            return argv[index + 1] == "json"
+        if arg in ("--output=json", "-ojson"):
+            return True
+    return os.environ.get(ENV_OUTPUT) == "json"
+
+
+def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:
+    from cg_cli import render
+
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "cg"
+    if json_output:
+        hint = f"see `{command} --help`"
+        render.json_out({"ok": False, "exit_code": exc.exit_code, "error": exc.format_message(), "hint": hint})
+    else:
+        exc.show()
+    return int(exc.exit_code)
 
 
 ENVIRONMENT_EPILOG = "\b\nEnvironment variables:\n" + "\n".join(
@@ -65,35 +115,11 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-ProfileOption = Annotated[
-    str | None, typer.Option("--profile", help="Profile name (default: CG_PROFILE, else default).")
-]
-RegionOption = Annotated[
-    str | None, typer.Option("--region", help="eu, us or au (default: CG_REGION, else the profile's).")
-]
-EnvFileOption = Annotated[
-    Path | None, typer.Option("--env-file", help="Read settings from this file instead of ./.env.")
-]
-VerboseOption = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Log each HTTP attempt on stderr (secrets redacted).")
-]
 VersionOption = Annotated[
     bool, typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True)
 ]
 
 
 @app.callback()
-def root(
-    ctx: typer.Context,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    env_file: EnvFileOption = None,
-    verbose: VerboseOption = False,
-    version: VersionOption = False,
-) -> None:
-    from cg_cli import render
-    from cg_cli.settings import GlobalOptions
-
-    state = app_state(ctx)
-    state.options = GlobalOptions(profile=profile, region=region, env_file=env_file, verbose=verbose)
-    render.start_diagnostics(verbose)
+def root(version: VersionOption = False) -> None:
+    """Global options (--profile, --region, --env-file, -o, -v, -q) also work after the command."""

@@ -31,6 +31,12 @@ class CgError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.extra: dict[str, Any] = {}
+
+    def with_details(self, **extra: Any) -> CgError:
+        """This error, carrying the command's own keys for its JSON document."""
+        self.extra.update(extra)
+        return self
 
     def as_json(self) -> dict[str, Any]:
         """The one document printed on stdout for this error under --output json."""
@@ -49,7 +55,7 @@ class CgError(Exception):
 
     def details(self) -> dict[str, Any]:
         """The command's own keys added to the error document (field errors, problems, a summary)."""
-        return {}
+        return self.extra
 
 
 class UsageError(CgError):

@@ -36,15 +36,14 @@ def save_profile(config_dir: Path, name: str, data: dict[str, str]) -> Path:
     return path
 
 
-def forget_secret(config_dir: Path, name: str) -> bool:
-    """Drop the client secret from a profile; True when there was one."""
+def forget_credentials(config_dir: Path, name: str) -> bool:
+    """Drop the client secret and the stored URLs from a profile; True when there was a secret."""
     path = profile_path(config_dir, name)
     data = load_profile(config_dir, name)
-    if "client_secret" not in data:
-        return False
-    del data["client_secret"]
-    if data:
-        write_private_json(path, data)
-    else:
-        remove_file(path)
-    return True
+    kept = {k: v for k, v in data.items() if k not in ("client_secret", "auth_url", "api_url")}
+    if kept != data:
+        if kept:
+            write_private_json(path, kept)
+        else:
+            remove_file(path)
+    return "client_secret" in data

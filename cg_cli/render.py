@@ -87,8 +87,23 @@ def problems(found: Sequence[Problem], *, stderr: bool = False) -> None:
     table(None, ("Row", "Field", "Problem", "Suggestion"), rows, stderr=stderr)
 
 
-def start_diagnostics(verbose: bool) -> None:
-    """Warnings always, each HTTP attempt with -v, on whatever sys.stderr is now."""
+_quiet = False
+
+
+def configure(*, verbose: bool, quiet: bool) -> None:
+    """Set up what reaches stderr: -v adds each HTTP attempt, -q keeps only errors and warnings."""
     from cg_cli import log
 
-    log.connect(lambda message: err(safe(message)), verbose=verbose)
+    global _quiet
+    _quiet = quiet
+    log.connect(lambda message: err(safe(message)), verbose=verbose, quiet=quiet)
+
+
+def note(text: str) -> None:
+    """A line on stderr that a script can do without: success lines, notices. Not under --quiet."""
+    if not _quiet:
+        err(safe(text))
+
+
+def quiet() -> bool:
+    return _quiet

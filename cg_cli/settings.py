@@ -33,12 +33,14 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 # NamedTuple rather than dataclass for values built at every start: class creation is ~7x cheaper.
 class GlobalOptions(NamedTuple):
-    """The options given before the command: `cg [--profile P] [--region R] ...`."""
+    """The options every command takes, before or after it: `cg [--profile P] [--region R] ...`."""
 
     profile: str | None = None
     region: str | None = None
     env_file: Path | None = None
     verbose: bool = False
+    quiet: bool = False
+    output: str | None = None
 
 
 class Setting(NamedTuple):
@@ -64,6 +66,22 @@ class Credentials(NamedTuple):
         return f"Credentials(client_id={self.client_id!r}, client_secret='***')"
 
 
+# How specific each rung is: lower wins. A region asked for on a higher rung sets aside URLs remembered lower.
+RUNG = {SOURCE_OPTION: 0, SOURCE_ENV: 1, SOURCE_DOTENV: 2, SOURCE_PROFILE: 3}
+SECRET_FROM_STDIN = "stdin"
+SECRET_FROM_PROMPT = "prompt"
+
+
+def describe_source(source: str | None) -> str:
+    words = {SOURCE_OPTION: "command line", SOURCE_ENV: "environment", SOURCE_DOTENV: ".env file"}
+    return words.get(source or "", source or "default")
+
+
+def default_hosts() -> frozenset[str]:
+    """The base URLs of CustomerGauge's own services, every region."""
+    return frozenset(t.format(region=r) for t in (C.AUTH_URL_TEMPLATE, C.API_URL_TEMPLATE) for r in C.REGIONS)
+
+
 @dataclass(frozen=True)
 class Settings:
     profile: Setting
@@ -73,9 +91,11 @@ class Settings:
     client_secret: Setting = field(repr=False)
     auth_url: Setting = UNSET
     api_url: Setting = UNSET
-    configuration: Setting = UNSET
+    configuration: Setting = UNSET  # CG_CONFIGURATION from the environment or .env; --config is the command's
     mappings_file: Setting = UNSET
     output: Setting = UNSET
+    env_file: Path = Path(".env")  # the .env file read (or that would have been)
+    notices: tuple[str, ...] = ()  # URLs set aside by a more specific region, said once on stderr
 
     @property
     def profile_name(self) -> str:
@@ -100,7 +120,35 @@ class Settings:
                 hint=f"run `cg auth login`, or set {C.ENV_CLIENT_ID} and {C.ENV_CLIENT_SECRET} "
                 "in the environment or in .env",
             )
+        self.check_secret_may_go(self.client_secret.source)
         return Credentials(client_id, secret)
+
+    def check_secret_may_go(self, secret_source: str | None) -> None:
+        """A host named in a .env file receives only credentials from that same file.
+
+        A .env comes with a directory, maybe a freshly cloned repository: it must not
+        redirect a stored profile's secret or token, the environment's, or a typed one.
+        """
+        for variable, setting in ((C.ENV_AUTH_URL, self.auth_url), (C.ENV_API_URL, self.api_url)):
+            if setting.source != SOURCE_DOTENV or setting.value in default_hosts() or secret_source == SOURCE_DOTENV:
+                continue
+            where = {SOURCE_PROFILE: f"profile {self.profile_name}", SOURCE_ENV: "the environment", None: "nowhere"}
+            raise UsageError(
+                f"{variable} in {self.env_file} points at {urlsplit(setting.value or '').netloc}, but the client "
+                f"secret comes from {where.get(secret_source, secret_source)}: refused, a .env "
+                "file never receives credentials it did not bring",
+                hint=f"put {C.ENV_CLIENT_ID} and {C.ENV_CLIENT_SECRET} for that host in {self.env_file}, "
+                f"or set {variable} in the environment if you trust it",
+            )
+
+    def custom_hosts(self) -> list[str]:
+        """One description per service that is not CustomerGauge's own host, for the line said before sending."""
+        services = (("token service", C.ENV_AUTH_URL, self.auth_url), ("records service", C.ENV_API_URL, self.api_url))
+        return [
+            f"{name} {setting.value} ({variable} from the {describe_source(setting.source)})"
+            for name, variable, setting in services
+            if setting.value is not None and setting.value not in default_hosts()
+        ]
 
 
 def _require_url(setting: Setting) -> str:
@@ -138,25 +186,28 @@ def load_settings(
     *,
     region: str | None = None,
     client_id: str | None = None,
-    configuration: str | None = None,
-    output: str | None = None,
     mappings_file: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve every setting; options given to the command beat global ones."""
     environ = os.environ if environ is None else environ
+    env_file = options.env_file if options.env_file is not None else Path(".env")
     early = _Layers(environ, read_dotenv(options.env_file), {})
     profile = early.pick(C.ENV_PROFILE, options.profile)
+    if options.profile is not None and not options.profile:
+        raise UsageError("--profile needs a name", hint="for example --profile staging")
     config_dir = Path(early.pick(C.ENV_CONFIG_DIR).value or default_config_dir(environ))
     layers = _Layers(early.environ, early.dotenv, load_profile(config_dir, profile.value or C.DEFAULT_PROFILE))
 
     region_setting = layers.pick(C.ENV_REGION, region or options.region, "region")
-    if region_setting.value is not None and region_setting.value not in C.REGIONS:
-        raise UsageError(
-            f"unknown region {region_setting.value!r} (from {region_setting.source})",
-            hint=f"the region is one of: {', '.join(C.REGIONS)}",
-        )
-    output_setting = layers.pick(C.ENV_OUTPUT, output)
+    if region_setting.value is not None:
+        if region_setting.value.strip().lower() not in C.REGIONS:
+            raise UsageError(
+                f"unknown region {region_setting.value!r} (from {region_setting.source})",
+                hint=f"the region is one of: {', '.join(C.REGIONS)}",
+            )
+        region_setting = Setting(region_setting.value.strip().lower(), region_setting.source)
+    output_setting = layers.pick(C.ENV_OUTPUT, options.output)
     if output_setting.value is None:
         output_setting = Setting("text", SOURCE_DEFAULT)
     elif output_setting.value not in C.OUTPUT_FORMATS:
@@ -167,24 +218,37 @@ def load_settings(
     mappings = layers.pick(C.ENV_MAPPINGS_FILE, mappings_file)
     if mappings.value is None:
         mappings = Setting(C.DEFAULT_MAPPINGS_FILE, SOURCE_DEFAULT)
+    notices: list[str] = []
     return Settings(
         profile=profile if profile.value else Setting(C.DEFAULT_PROFILE, SOURCE_DEFAULT),
         config_dir=config_dir,
         region=region_setting,
         client_id=layers.pick(C.ENV_CLIENT_ID, client_id, "client_id"),
         client_secret=layers.pick(C.ENV_CLIENT_SECRET, None, "client_secret"),
-        auth_url=_base_url(layers, C.ENV_AUTH_URL, "auth_url", C.AUTH_URL_TEMPLATE, region_setting),
-        api_url=_base_url(layers, C.ENV_API_URL, "api_url", C.API_URL_TEMPLATE, region_setting),
-        configuration=layers.pick(C.ENV_CONFIGURATION, configuration),
+        auth_url=_base_url(layers, C.ENV_AUTH_URL, "auth_url", C.AUTH_URL_TEMPLATE, region_setting, notices),
+        api_url=_base_url(layers, C.ENV_API_URL, "api_url", C.API_URL_TEMPLATE, region_setting, notices),
+        configuration=layers.pick(C.ENV_CONFIGURATION),
         mappings_file=mappings,
         output=output_setting,
+        env_file=env_file,
+        notices=tuple(notices),
     )
 
 
-def _base_url(layers: _Layers, variable: str, profile_key: str, template: str, region: Setting) -> Setting:
+def _base_url(
+    layers: _Layers, variable: str, profile_key: str, template: str, region: Setting, notices: list[str]
+) -> Setting:
+    """A URL override, unless a region was asked for more specifically; else the region's host."""
     override = layers.pick(variable, None, profile_key)
     if override.value is not None:
-        return Setting(checked_base_url(override.value, variable), override.source)
+        url = checked_base_url(override.value, variable)
+        if region.value is None or RUNG[override.source or ""] <= RUNG[region.source or ""]:
+            return Setting(url, override.source)
+        # `--region us` (or CG_REGION) beats URLs remembered in a profile or a .env: the user asked for us.
+        notices.append(
+            f"{variable} {url} (from the {describe_source(override.source)}) set aside: region {region.value} "
+            f"from the {describe_source(region.source)} uses {template.format(region=region.value)}"
+        )
     if region.value is None:
         return UNSET
     return Setting(template.format(region=region.value), region.source)

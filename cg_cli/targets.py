@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from cg_cli import constants as C
 from cg_cli.errors import UsageError
-from cg_cli.settings import SOURCE_DEFAULT, SOURCE_OPTION, Settings
+from cg_cli.settings import SOURCE_DEFAULT, Settings
 
 if TYPE_CHECKING:
     from cg_cli.mappings import Mapping, MappingFile
@@ -32,17 +32,28 @@ def mapping_file(settings: Settings, *, required: bool) -> MappingFile | None:
     return load_mappings(path)
 
 
-def resolve_target(settings: Settings, mapping_name: str | None, body_configuration: str | None = None) -> Target:
-    """--mapping NAME, else --config, else the body's configuration, else CG_CONFIGURATION."""
-    explicit = settings.configuration.value if settings.configuration.source == SOURCE_OPTION else None
+def resolve_target(
+    settings: Settings,
+    *,
+    config: str | None = None,
+    mapping_name: str | None = None,
+    body_configuration: str | None = None,
+) -> Target:
+    """Which configuration a push goes to, highest first:
+    1. --mapping NAME (its reference; with --config too is an error)
+    2. --config REF
+    3. the configuration of a whole --json body
+    4. CG_CONFIGURATION from the environment or .env
+    The mapping that describes it comes from the mapping file when it names that reference.
+    """
     if mapping_name:
-        if explicit:
+        if config:
             raise UsageError("give --config or --mapping, not both")
         mappings = mapping_file(settings, required=True)
         assert mappings is not None
         mapping = mappings.get(mapping_name)
         return Target(mapping.reference, mapping)
-    reference = explicit or body_configuration or settings.configuration.value
+    reference = config or body_configuration or settings.configuration.value
     if not reference:
         raise UsageError(
             "no configuration given",

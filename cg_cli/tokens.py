@@ -34,11 +34,12 @@ class Token(NamedTuple):
 
 
 class TokenCache:
-    """One private file per (auth URL, client id)."""
+    """One private file per (auth URL, client id, secret): a rotated or wrong secret never finds
+    the token another one earned, so `cg auth status` vouches only for credentials seen to work."""
 
-    def __init__(self, config_dir: Path, auth_url: str, client_id: str) -> None:
-        digest = hashlib.sha256(f"{auth_url}\0{client_id}".encode()).hexdigest()[:32]
-        self.path = config_dir / "tokens" / f"{digest}.json"
+    def __init__(self, config_dir: Path, auth_url: str, client_id: str, client_secret: str) -> None:
+        key = f"{auth_url}\0{client_id}\0{client_secret}".encode()
+        self.path = config_dir / "tokens" / f"{hashlib.sha256(key).hexdigest()[:32]}.json"
 
     def load(self) -> Token | None:
         try:

@@ -46,7 +46,8 @@ def test_url_ladder_env_beats_dotenv_beats_profile(cg, config_dir: Path, monkeyp
         steps = []
         cg("auth", "token", prints_token=True)
         steps.append({n: s.state.token_requests for n, s in servers.items()})
-        Path(".env").write_text(f"CG_AUTH_URL={servers['dotenv'].url}\n")
+        # A .env naming its own host must bring its own credentials (see the hostile .env tests).
+        Path(".env").write_text(f"CG_AUTH_URL={servers['dotenv'].url}\nCG_CLIENT_SECRET={SECRET}\n")
         cg("auth", "token", prints_token=True)
         steps.append({n: s.state.token_requests for n, s in servers.items()})
         monkeypatch.setenv("CG_AUTH_URL", servers["env"].url)

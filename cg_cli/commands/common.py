@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from cg_cli.settings import GlobalOptions, HttpOptions, Settings
 
 
+class CgCommand(TyperCommand):
+    """A command that also takes the global options after its name: `cg records put … -v`.
+
+    gh and aws users put flags anywhere. The global options are added to the
+    command's own (so its --help lists them); their values are taken out of the
+    call and merged into the run's state, over any given before the command.
+    """
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        own = {p.name for p in params}
+        return [*params[:-1], *(p for p in global_params() if p.name not in own), params[-1]]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        given = {}
+        for param in global_params():
+            if param.name and param.name in ctx.params and param.name not in {p.name for p in self.params}:
+                value = ctx.params.pop(param.name)
+                if value not in (None, False):
+                    given[param.name] = value
+        apply_global_options(ctx, given)
+        return super().invoke(ctx)
+
+
+class CgTyper(typer.Typer):
+    """Typer whose commands are CgCommands."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", CgCommand)
+        return super().command(*args, **kwargs)
+
+
 def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
     """A Typer app with rich help and pretty tracebacks off (fast start, no leaked locals)."""
-    return typer.Typer(
+    return CgTyper(
         help=help_text,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
@@ -21,6 +56,26 @@ def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
         no_args_is_help=True,
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
         **kwargs,
+    )
+
+
+@functools.cache
+def global_params() -> tuple[click.Parameter, ...]:
+    """The options every command honours, before or after its name."""
+    from typer.core import TyperOption
+
+    def option(*names: str, flag: bool = False, **kwargs: Any) -> click.Parameter:
+        if flag:
+            return TyperOption(param_decls=list(names), is_flag=True, default=False, **kwargs)
+        return TyperOption(param_decls=list(names), **kwargs)
+
+    return (
+        option("--profile", metavar="NAME", help="Profile name (default: CG_PROFILE, else default)."),
+        option("--region", metavar="eu|us|au", help="Region (default: CG_REGION, else the profile's)."),
+        option("--env-file", metavar="PATH", help="Read settings from this file instead of ./.env."),
+        option("--output", "-o", metavar="text|json", help="text or json (default: CG_OUTPUT, else text)."),
+        option("--verbose", "-v", flag=True, help="Log each HTTP attempt on stderr (secrets redacted)."),
+        option("--quiet", "-q", flag=True, help="Print only errors and warnings (and the JSON document)."),
     )
 
 
@@ -32,7 +87,7 @@ class AppState:
         self.json_output = False
 
 
-def app_state(ctx: typer.Context) -> AppState:
+def app_state(ctx: click.Context) -> AppState:
     state = ctx.find_root().obj
     if not isinstance(state, AppState):
         state = AppState()
@@ -40,30 +95,42 @@ def app_state(ctx: typer.Context) -> AppState:
     return state
 
 
+def apply_global_options(ctx: click.Context, given: dict[str, Any]) -> None:
+    """Merge global options into the run's state (later ones win) and set up diagnostics."""
+    from cg_cli import render
+    from cg_cli.settings import GlobalOptions
+
+    state = app_state(ctx)
+    if given.get("env_file") is not None:
+        given["env_file"] = Path(given["env_file"])
+    options = (state.options or GlobalOptions())._replace(**given)
+    state.options = options
+    if options.output == "json":
+        state.json_output = True
+    render.configure(verbose=options.verbose, quiet=options.quiet)
+
+
 def settings_for(
-    ctx: typer.Context,
+    ctx: click.Context,
     *,
     region: str | None = None,
     client_id: str | None = None,
-    configuration: str | None = None,
-    output: str | None = None,
     mappings_file: Path | None = None,
 ) -> Settings:
     """Settings for this command; from here on errors follow its --output."""
+    from cg_cli import render
     from cg_cli.settings import GlobalOptions, load_settings
 
     state = app_state(ctx)
-    if output == "json":
-        state.json_output = True
     settings = load_settings(
         state.options or GlobalOptions(),
         region=region,
         client_id=client_id,
-        configuration=configuration,
-        output=output,
         mappings_file=str(mappings_file) if mappings_file else None,
     )
     state.json_output = settings.json_output
+    for notice in settings.notices:
+        render.note(notice)
     return settings
 
 
@@ -79,21 +146,20 @@ def http_options(timeout: float, retries: int, *, resend_after_send: bool = True
 
 
 def token_command(state: AppState) -> str:
-    """`cg auth token` as this invocation would run it (same profile and env file), shell-quoted."""
+    """`cg auth token` as this invocation would run it (same profile, region and env file), shell-quoted."""
     import shlex
 
     parts = ["cg"]
-    if state.options is not None and state.options.profile:
-        parts += ["--profile", state.options.profile]
-    if state.options is not None and state.options.env_file:
-        parts += ["--env-file", str(state.options.env_file)]
+    options = state.options
+    if options is not None and options.profile:
+        parts += ["--profile", options.profile]
+    if options is not None and options.region:
+        parts += ["--region", options.region]
+    if options is not None and options.env_file:
+        parts += ["--env-file", str(options.env_file)]
     return shlex.join([*parts, "auth", "token"])
 
 
-OutputOption = Annotated[
-    str | None,
-    typer.Option("--output", "-o", help="text or json (default: CG_OUTPUT, else text).", metavar="text|json"),
-]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait to connect and for each answer.", min=0.001)
 ]

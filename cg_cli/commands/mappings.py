@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cg_cli import render
-from cg_cli.commands.common import FieldOption, JsonOption, MappingsFileOption, OutputOption, new_app, settings_for
+from cg_cli.commands.common import FieldOption, JsonOption, MappingsFileOption, new_app, settings_for
 
 if TYPE_CHECKING:
     from cg_cli.mappings import MappingFile
@@ -16,19 +16,19 @@ if TYPE_CHECKING:
 app = new_app("Inspect and check the mapping file (cg-mappings.toml) before data is sent.")
 
 
-def _load(ctx: typer.Context, mappings_file: Path | None, output: str | None) -> tuple[MappingFile, bool]:
+def _load(ctx: typer.Context, mappings_file: Path | None) -> tuple[MappingFile, bool]:
     from cg_cli.targets import mapping_file
 
-    settings = settings_for(ctx, output=output, mappings_file=mappings_file)
+    settings = settings_for(ctx, mappings_file=mappings_file)
     mappings = mapping_file(settings, required=True)
     assert mappings is not None
     return mappings, settings.json_output
 
 
 @app.command("list")
-def list_mappings(ctx: typer.Context, output: OutputOption = None, mappings_file: MappingsFileOption = None) -> None:
+def list_mappings(ctx: typer.Context, mappings_file: MappingsFileOption = None) -> None:
     """List the mappings: name, type, reference, number of fields."""
-    mappings, json_output = _load(ctx, mappings_file, output)
+    mappings, json_output = _load(ctx, mappings_file)
     items = list(mappings.mappings.values())
     if json_output:
         render.json_out(
@@ -40,9 +40,9 @@ def list_mappings(ctx: typer.Context, output: OutputOption = None, mappings_file
 
 
 @app.command()
-def show(ctx: typer.Context, name: str, output: OutputOption = None, mappings_file: MappingsFileOption = None) -> None:
+def show(ctx: typer.Context, name: str, mappings_file: MappingsFileOption = None) -> None:
     """Show a mapping's Field Headings; the type's required ones are marked."""
-    mappings, json_output = _load(ctx, mappings_file, output)
+    mappings, json_output = _load(ctx, mappings_file)
     mapping = mappings.get(name)
     required = mapping.required_fields
     if json_output:
@@ -82,7 +82,6 @@ def check(
     file_format: Annotated[
         str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).")
     ] = None,
-    output: OutputOption = None,
     mappings_file: MappingsFileOption = None,
 ) -> None:
     """Find what the API would drop silently or refuse, before anything is sent.
@@ -93,7 +92,7 @@ def check(
     from cg_cli.mappings import check_file, check_mapping, check_record
     from cg_cli.records import build_record, read_json_option
 
-    mappings, json_output = _load(ctx, mappings_file, output)
+    mappings, json_output = _load(ctx, mappings_file)
     mapping = mappings.get(name)
     if file is not None and (field or json_path):
         raise UsageError("check either a record (-f/--json) or a file (--file), not both")

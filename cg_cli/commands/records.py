@@ -14,7 +14,6 @@ from cg_cli.commands.common import (
     MappingOption,
     MappingsFileOption,
     NoCheckOption,
-    OutputOption,
     RetriesOption,
     TimeoutOption,
     app_state,
@@ -53,7 +52,6 @@ def put(
         bool, typer.Option("--dry-run", help="Print the request and a curl command; send nothing.")
     ] = False,
     no_check: NoCheckOption = False,
-    output: OutputOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     retries: RetriesOption = DEFAULT_RETRIES,
     mappings_file: MappingsFileOption = None,
@@ -67,10 +65,15 @@ def put(
     from cg_cli.records import RecordBody, build_record, read_json_option
     from cg_cli.targets import resolve_target
 
-    settings = settings_for(ctx, configuration=config, output=output, mappings_file=mappings_file)
+    settings = settings_for(ctx, mappings_file=mappings_file)
     json_input = read_json_option(json_path)
     record = build_record(field or [], json_input)
-    target = resolve_target(settings, mapping, json_input.configuration if json_input else None)
+    target = resolve_target(
+        settings,
+        config=config,
+        mapping_name=mapping,
+        body_configuration=json_input.configuration if json_input else None,
+    )
     if target.mapping is not None and not no_check:
         from cg_cli.mappings import check_record
 

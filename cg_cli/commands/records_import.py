@@ -19,7 +19,6 @@ from cg_cli.commands.common import (
     MappingOption,
     MappingsFileOption,
     NoCheckOption,
-    OutputOption,
     RetriesOption,
     TimeoutOption,
     http_options,
@@ -76,7 +75,6 @@ def import_records(
     ] = False,
     no_check: NoCheckOption = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and check every row; send nothing.")] = False,
-    output: OutputOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     retries: RetriesOption = DEFAULT_RETRIES,
     mappings_file: MappingsFileOption = None,
@@ -93,8 +91,8 @@ def import_records(
     from cg_cli.progress import progress_for
     from cg_cli.targets import resolve_target
 
-    settings = settings_for(ctx, configuration=config, output=output, mappings_file=mappings_file)
-    target = resolve_target(settings, mapping)
+    settings = settings_for(ctx, mappings_file=mappings_file)
+    target = resolve_target(settings, config=config, mapping_name=mapping)
     request = ImportRequest(
         file=file,
         target=target,
