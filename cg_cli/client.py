@@ -41,6 +41,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # mapping never retries them: a second send could mean a second survey.
 UNPROCESSED_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER = 120.0
+LONG_WAIT = 2.0  # seconds: a wait before a retry longer than this is said on stderr
 DEFAULT_TOKEN_LIFETIME = 3600.0
 
 
@@ -64,7 +65,20 @@ class _LoggedRetry(Retry):
         else:
             why, wait = _describe_cause(error), "backoff"
         log.info("  %s: %s; retrying (%s, %d retries left)", method, why, wait, new.total or 0)
+        new.reason = why
         return new
+
+    reason = ""
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        """Wait as urllib3 would; a wait long enough to look like a hang is said without -v."""
+        wait = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        if not wait:
+            wait = self.get_backoff_time()
+        if wait > LONG_WAIT:
+            log.notice("waiting %.0f s before retrying (%s)", wait, self.reason or "retry")
+        if wait > 0:
+            time.sleep(wait)
 
     def parse_retry_after(self, retry_after: str) -> float:
         try:

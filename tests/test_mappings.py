@@ -35,7 +35,8 @@ def test_list_and_show(cg) -> None:
     assert listed.exit_code == 0
     assert "│ accounts  │ account         │ 53505294-0b20-2509-b15d-c8e377701d66 │ 4      │" in listed.stdout
     as_json = json.loads(cg("mappings", "list", "-o", "json").stdout)
-    assert [m["name"] for m in as_json] == ["accounts", "contacts", "responses"]
+    assert as_json["ok"] is True
+    assert [m["name"] for m in as_json["mappings"]] == ["accounts", "contacts", "responses"]
     shown = cg("mappings", "show", "accounts")
     assert "│ Account Name  │ required │" in shown.stdout
     assert "│ First Name    │          │" in shown.stdout

@@ -31,9 +31,8 @@ def list_mappings(ctx: typer.Context, mappings_file: MappingsFileOption = None) 
     mappings, json_output = _load(ctx, mappings_file)
     items = list(mappings.mappings.values())
     if json_output:
-        render.json_out(
-            [{"name": m.name, "type": m.type, "reference": m.reference, "fields": list(m.fields)} for m in items]
-        )
+        listed = [{"name": m.name, "type": m.type, "reference": m.reference, "fields": list(m.fields)} for m in items]
+        render.json_out({"ok": True, "file": str(mappings.path), "mappings": listed})
         return
     rows = [(m.name, m.type, m.reference, len(m.fields)) for m in items]
     render.table(str(mappings.path), ("Name", "Type", "Reference", "Fields"), rows)
@@ -48,6 +47,7 @@ def show(ctx: typer.Context, name: str, mappings_file: MappingsFileOption = None
     if json_output:
         render.json_out(
             {
+                "ok": True,
                 "name": mapping.name,
                 "type": mapping.type,
                 "reference": mapping.reference,
@@ -56,11 +56,11 @@ def show(ctx: typer.Context, name: str, mappings_file: MappingsFileOption = None
             }
         )
         return
-    render.err(f"{mapping.name}: {mapping.described}, reference {mapping.reference}")
+    render.note(f"{mapping.name}: {mapping.described}, reference {mapping.reference}")
     rows = [(heading, "required" if heading in required else "") for heading in mapping.fields]
     render.table(None, ("Field Heading", "Required"), rows)
     groups = [" or ".join(group) for group in mapping.required_groups]
-    render.err(f"Each record needs: {'; '.join(groups)}.")
+    render.note(f"Each record needs: {'; '.join(groups)}.")
 
 
 CHECK_EXAMPLES = """\b
@@ -112,4 +112,5 @@ def check(
         raise CheckFailed(f"{len(problems)} problem(s) in {what}", problems, report=True)
     if json_output:
         render.json_out({"ok": True, "problems": []})
-    render.err(f"No problems in {render.safe(what)} for mapping {mapping.name!r}.")
+    against = "" if what.startswith("mapping ") else f" for mapping {mapping.name!r}"
+    render.note(f"No problems in {what}{against}.")

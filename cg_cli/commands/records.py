@@ -101,7 +101,8 @@ def put(
     if settings.json_output:
         render.json_out({"ok": True, "status": 200, "configuration": target.reference, "record": record})
     else:
-        render.err(f"Pushed 1 record ({len(record)} fields) to configuration {render.safe(target.reference)}.")
+        fields = f"{len(record)} field{'s' if len(record) != 1 else ''}"
+        render.note(f"Pushed 1 record ({fields}) to configuration {target.reference}.")
 
 
 def _show_dry_run(url: str, body: RecordBody, token_cmd: str, json_output: bool) -> None:

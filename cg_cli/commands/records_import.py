@@ -108,12 +108,12 @@ def import_records(
     )
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
     new_sender = None if dry_run else _sender_factory(settings, options)
-    run = ImportRun(request, new_sender, progress=progress_for, notice=lambda text: render.err(render.safe(text)))
+    run = ImportRun(request, new_sender, progress=None if render.quiet() else progress_for, notice=render.note)
     with _stop_on_signals(run):
         report = run.run()
     if settings.json_output:
         render.json_out({"ok": True, **report.summary})
-    render.err(render.safe(report.message))
+    render.note(report.message)
 
 
 def _sender_factory(settings: Settings, options: HttpOptions) -> Callable[[], Sender]:

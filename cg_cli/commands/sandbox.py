@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cg_cli import render
-from cg_cli.commands.common import new_app
+from cg_cli.commands.common import new_app, settings_for
 
 app = new_app("Run a local stand-in for both APIs.")
 
 
 @app.command()
 def sandbox(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 8765,
     client: Annotated[
@@ -58,19 +60,29 @@ def sandbox(
             log_requests=log_requests,
         )
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    render.out(f"export CG_AUTH_URL={server.url} CG_API_URL={server.url}")
-    render.out(f"export CG_CLIENT_ID={client_id}")
-    if client is None:
-        render.out(f"export CG_CLIENT_SECRET={client_secret}   # demo credentials")
+        busy = "; another program (or sandbox) uses it" if exc.errno == errno.EADDRINUSE else ""
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror}{busy}",
+            hint="pass --port 0 to pick a free port (the export lines it prints name it)",
+        ) from None
+    if settings_for(ctx).json_output:
+        document = {"ok": True, "url": server.url, "auth_url": server.url, "api_url": server.url}
+        render.json_out(
+            {**document, "client_id": client_id, "client_secret": client_secret if client is None else None}
+        )
+    else:
+        render.out(f"export CG_AUTH_URL={server.url} CG_API_URL={server.url}")
+        render.out(f"export CG_CLIENT_ID={client_id}")
+        if client is None:
+            render.out(f"export CG_CLIENT_SECRET={client_secret}   # demo credentials")
     source = f"from {mappings_file}" if mappings_file else "(built in; --mappings-file serves your own)"
-    render.err(f"cg sandbox listening on {server.url}; configurations {source}:")
+    render.note(f"cg sandbox listening on {server.url}; configurations {source}:")
     for m in mappings:
-        render.err(f"  {m.name}: reference {m.reference} ({m.type}; {', '.join(m.fields)})")
-    render.err("Accepted records: GET /_sandbox/records. Ctrl-C stops.")
+        render.note(f"  {m.name}: reference {m.reference} ({m.type}; {', '.join(m.fields)})")
+    render.note("Accepted records: GET /_sandbox/records. Ctrl-C stops.")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        render.err("sandbox stopped")
+        render.note("sandbox stopped")
     finally:
         server.stop_listening()
