@@ -31,16 +31,11 @@ def token_provider(settings: Settings, options: HttpOptions | None = None) -> To
     return TokenProvider(lambda: _fetch(token_url, credentials, options), cache)
 
 
-_announced = False
-
-
 def announce_hosts(settings: Settings) -> None:
     """Before the first request, name any host that is not CustomerGauge's own (once per run)."""
-    global _announced
     hosts = settings.custom_hosts()
-    if hosts and not _announced:
-        _announced = True
-        log.notice("note: not CustomerGauge's hosts: %s", "; ".join(hosts))
+    if hosts:
+        log.notice("note: sending to %s, not CustomerGauge's hosts", hosts, once=True)
 
 
 def _fetch(token_url: str, credentials: Credentials, options: HttpOptions | None) -> Token:

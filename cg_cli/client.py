@@ -29,12 +29,12 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from cg_cli import __version__, log
+from cg_cli import log
 from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
+from cg_cli.records import USER_AGENT, request_headers
 from cg_cli.settings import Credentials, HttpOptions
 from cg_cli.tokens import Token, TokenProvider
 
-USER_AGENT = f"cg-cli/{__version__}"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # 429 and 503 say the request was turned away unprocessed. A 502 or 504 comes
 # from a gateway that may already have passed the request on, so a survey
@@ -228,8 +228,7 @@ class RecordsClient:
         raise_for_response(response, "records service", self.http.options)
 
     def _put(self, content_type: str, body: bytes, token: str) -> requests.Response:
-        headers = {"Content-Type": content_type, "Accept": "application/json", "Authorization": f"Bearer {token}"}
-        return self.http.send("PUT", self.records_url, body, headers)
+        return self.http.send("PUT", self.records_url, body, request_headers(content_type, token))
 
     def close(self) -> None:
         self.http.close()

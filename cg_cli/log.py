@@ -12,11 +12,13 @@ from collections.abc import Callable
 _sink: Callable[[str], None] | None = None
 _verbose = False
 _quiet = False
+_said: set[str] = set()
 
 
 def connect(sink: Callable[[str], None] | None, *, verbose: bool = False, quiet: bool = False) -> None:
     global _sink, _verbose, _quiet
     _sink, _verbose, _quiet = sink, verbose, quiet
+    _said.clear()
 
 
 def info(message: str, *args: object) -> None:
@@ -24,9 +26,14 @@ def info(message: str, *args: object) -> None:
         _sink(message % args if args else message)
 
 
-def notice(message: str, *args: object) -> None:
+def notice(message: str, *args: object, once: bool = False) -> None:
+    """A line a script can do without (hidden by -q); with `once`, said at most once per run."""
+    text = message % args if args else message
+    if once and text in _said:
+        return
+    _said.add(text)
     if not _quiet and _sink is not None:
-        _sink(message % args if args else message)
+        _sink(text)
 
 
 def warning(message: str, *args: object) -> None:

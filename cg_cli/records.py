@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from cg_cli import __version__
 from cg_cli.errors import UsageError
 
 JSON_CONTENT_TYPE = "application/json"
@@ -127,6 +128,19 @@ class RecordBody(NamedTuple):
             f"record[{quote(name, safe='')}]={quote(form_value(value), safe='')}" for name, value in self.record.items()
         )
         return "&".join(pairs).encode()
+
+
+USER_AGENT = f"cg-cli/{__version__}"
+
+
+def request_headers(content_type: str, token: str) -> dict[str, str]:
+    """The headers of a PUT /records/: the real send and --dry-run both build them here."""
+    return {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": content_type,
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
 
 
 def curl_command(url: str, body: RecordBody, token_command: str) -> str:

@@ -66,7 +66,7 @@ def error(exc: CgError, *, json_output: bool = False) -> None:
     if json_output:
         json_out(exc.as_json())
     elif isinstance(exc, ApiValidationError):
-        field_errors(exc.message, exc.errors)
+        field_errors(exc.errors)
     elif isinstance(exc, CheckFailed):
         problems(exc.problems, stderr=not exc.report)
     err(f"error: {safe(exc.headline)}")
@@ -74,12 +74,11 @@ def error(exc: CgError, *, json_output: bool = False) -> None:
         err(f"hint: {safe(exc.hint)}")
 
 
-def field_errors(message: str, errors: dict[str, list[str]]) -> None:
+def field_errors(errors: dict[str, list[str]]) -> None:
+    """A 422's field errors, one row per message; the message itself is the `error:` line."""
     rows = [(name, text) for name, messages in errors.items() for text in messages]
     if rows:
-        table(message, ("Field", "Message"), rows, stderr=True)
-    else:
-        err(safe(message))
+        table(None, ("Field", "Message"), rows, stderr=True)
 
 
 def problems(found: Sequence[Problem], *, stderr: bool = False) -> None:

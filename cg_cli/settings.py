@@ -141,14 +141,18 @@ class Settings:
                 f"or set {variable} in the environment if you trust it",
             )
 
-    def custom_hosts(self) -> list[str]:
-        """One description per service that is not CustomerGauge's own host, for the line said before sending."""
-        services = (("token service", C.ENV_AUTH_URL, self.auth_url), ("records service", C.ENV_API_URL, self.api_url))
-        return [
-            f"{name} {setting.value} ({variable} from the {describe_source(setting.source)})"
-            for name, variable, setting in services
-            if setting.value is not None and setting.value not in default_hosts()
-        ]
+    def custom_hosts(self) -> str | None:
+        """The URLs that are not CustomerGauge's own hosts and where they came from; None when there are none."""
+        custom: dict[str, dict[str, list[str]]] = {}  # url → source → variables
+        for variable, setting in ((C.ENV_AUTH_URL, self.auth_url), (C.ENV_API_URL, self.api_url)):
+            if setting.value is not None and setting.value not in default_hosts():
+                custom.setdefault(setting.value, {}).setdefault(describe_source(setting.source), []).append(variable)
+        if not custom:
+            return None
+        return "; ".join(
+            f"{url} ({', '.join(' and '.join(names) + ' from the ' + source for source, names in sources.items())})"
+            for url, sources in custom.items()
+        )
 
 
 def _require_url(setting: Setting) -> str:

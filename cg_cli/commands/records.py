@@ -106,20 +106,22 @@ def put(
 
 
 def _show_dry_run(url: str, body: RecordBody, token_cmd: str, json_output: bool) -> None:
-    from cg_cli import __version__
-    from cg_cli.records import curl_command
+    from cg_cli.records import curl_command, request_headers
 
-    headers = {
-        "Authorization": "Bearer ***",
-        "Content-Type": body.content_type,
-        "Accept": "application/json",
-        "User-Agent": f"cg-cli/{__version__}",
-    }
+    headers = request_headers(body.content_type, "***")
     curl = curl_command(url, body, token_cmd)
     payload = body.encode().decode()
     if json_output:
         render.json_out(
-            {"dry_run": True, "method": "PUT", "url": url, "headers": headers, "body": payload, "curl": curl}
+            {
+                "ok": True,
+                "dry_run": True,
+                "method": "PUT",
+                "url": url,
+                "headers": headers,
+                "body": payload,
+                "curl": curl,
+            }
         )
         return
     lines = [

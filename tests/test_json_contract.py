@@ -1,0 +1,115 @@
+"""With -o json every run of every command prints exactly one JSON document on stdout:
+`ok` always; on failure also `exit_code`, `error` and `hint`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ACCOUNTS_REF, CLIENT_ID, SECRET, SandboxHandle, free_port
+
+ACME = ("-f", "Account Name=ACME")
+
+
+def one_document(stdout: str) -> dict[str, Any]:
+    document = json.loads(stdout)  # raises on a second document ("Extra data") or none
+    assert isinstance(document, dict), stdout
+    return document
+
+
+def check(result: Any, expected_code: int) -> dict[str, Any]:
+    assert result.exit_code == expected_code, result.output
+    document = one_document(result.stdout)
+    assert document["ok"] is (expected_code == 0)
+    if expected_code:
+        assert document["exit_code"] == expected_code
+        assert isinstance(document["error"], str) and document["error"]
+        assert "hint" in document
+    return document
+
+
+def setup_files() -> None:
+    Path("cg-mappings.toml").write_text(
+        f'[accounts]\nreference = "{ACCOUNTS_REF}"\ntype = "account"\nfields = ["Account Name", "Email"]\n'
+    )
+    Path("good.csv").write_text("Account Name,Email\nA,a@x.com\n")
+    Path("bad_row.csv").write_text("Account Name,Email\n,a@x.com\n")
+    Path("bad_header.csv").write_text("Acount Name\nA\n")
+
+
+CASES: dict[str, tuple[tuple[str, ...], int]] = {
+    "auth status": (("auth", "status"), 0),
+    "auth token": (("auth", "token"), 0),
+    "records put": (("records", "put", "--config", ACCOUNTS_REF, *ACME), 0),
+    "records put --dry-run": (("records", "put", "--config", ACCOUNTS_REF, *ACME, "--dry-run"), 0),
+    "records put 422": (("records", "put", "--config", "nope", *ACME), 4),
+    "records put check failed": (("records", "put", "--mapping", "accounts", "-f", "Acount Name=A"), 4),
+    "records put unknown option": (("records", "put", "--bogus"), 2),
+    "records put bad -f": (("records", "put", "--config", ACCOUNTS_REF, "-f", "novalue"), 2),
+    "records import": (("records", "import", "good.csv", "--mapping", "accounts"), 0),
+    "records import failed rows": (("records", "import", "bad_row.csv", "--mapping", "accounts"), 6),
+    "records import header": (("records", "import", "bad_header.csv", "--mapping", "accounts"), 4),
+    "records import --workers 0": (("records", "import", "good.csv", "--config", "X", "--workers", "0"), 2),
+    "records import --dry-run": (("records", "import", "good.csv", "--mapping", "accounts", "--dry-run"), 0),
+    "records import --dry-run bad": (("records", "import", "bad_row.csv", "--mapping", "accounts", "--dry-run"), 4),
+    "mappings list": (("mappings", "list"), 0),
+    "mappings show": (("mappings", "show", "accounts"), 0),
+    "mappings show unknown": (("mappings", "show", "nope"), 2),
+    "mappings check": (("mappings", "check", "accounts"), 0),
+    "mappings check problems": (("mappings", "check", "accounts", "--file", "bad_header.csv"), 4),
+    "unknown command": (("recrods",), 2),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_command_prints_exactly_one_document(cg, sandbox_env: SandboxHandle, name: str) -> None:
+    setup_files()
+    args, code = CASES[name]
+    document = check(cg(*args, "-o", "json", prints_token=name == "auth token"), code)
+    if name == "records import":
+        assert "would_send" not in document and document["sent"] == 1
+    if name == "records put 422":
+        assert document["errors"] and document["status"] == 422
+
+
+def test_auth_commands_without_credentials_and_login_logout(cg, sandbox: SandboxHandle, monkeypatch) -> None:
+    monkeypatch.setenv("CG_AUTH_URL", sandbox.url)
+    monkeypatch.setenv("CG_API_URL", sandbox.url)
+    not_logged_in = check(cg("auth", "status", "-o", "json"), 3)
+    assert not_logged_in["profile"] == "default"  # the status keys join the error document
+    check(cg("auth", "token", "-o", "json"), 2)
+    wrong: Callable[[str], Any] = lambda secret: cg(  # noqa: E731
+        "auth", "login", "--client-id", CLIENT_ID, "--client-secret-stdin", "-o", "json", input=secret + "\n"
+    )
+    check(wrong("not-the-secret"), 3)
+    logged = check(wrong(SECRET), 0)
+    assert logged["stored_urls"]["CG_API_URL"].startswith(sandbox.url)
+    check(cg("auth", "logout", "-o", "json"), 0)
+
+
+def test_cg_output_env_makes_usage_errors_json_too(cg, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CG_OUTPUT", "json")
+    document = check(cg("records", "import", "x.csv", "--config", "X", "--workers", "0"), 2)
+    assert "--workers" in document["error"] and "--help" in document["hint"]
+
+
+def test_sandbox_on_a_busy_port_is_one_document(cg) -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        document = check(cg("sandbox", "--port", str(port), "-o", "json"), 2)
+    assert "--port 0" in document["hint"]
+
+
+def test_a_cut_list_says_so(cg, sandbox_env: SandboxHandle) -> None:
+    setup_files()
+    Path("many.csv").write_text("Account Name,Email\n" + ",x@y.z\n" * 30)
+    document = check(cg("records", "import", "many.csv", "--mapping", "accounts", "--dry-run", "-o", "json"), 4)
+    assert len(document["problems"]) == 20 and document["problems_truncated"] is True
