@@ -1,4 +1,4 @@
-"""Typed errors: each carries the exit code DESIGN.md gives it.
+"""Typed errors: each carries its documented exit code (the README's exit code table).
 
 The core raises these; only the top of the CLI turns them into a message and
 an exit status.

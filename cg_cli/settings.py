@@ -1,6 +1,6 @@
 """Settings shared by every command, with where each value came from.
 
-Precedence, highest first (DESIGN.md):
+Precedence, highest first (docs/settings.md):
   1. a command-line option
   2. a real environment variable
   3. the .env file (current directory, or --env-file); never overrides 2
