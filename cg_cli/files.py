@@ -49,5 +49,7 @@ def read_text_or_stdin(path: str, what: str) -> str:
     """The text of a file, or of stdin for `-`."""
     if path != "-":
         return read_text(Path(path), what)
+    if sys.stdin is None:
+        raise UsageError(f"{what} -: stdin is closed", hint="pipe the input in, or name a file")
     data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
     return decode(data, what, "stdin")

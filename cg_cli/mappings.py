@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
@@ -75,7 +77,11 @@ class MappingFile:
             return self.mappings[name]
         except KeyError:
             known = ", ".join(sorted(self.mappings)) or "none"
-            raise UsageError(f"no mapping named {name!r} in {self.path} (known: {known})") from None
+            guess = suggest(name, self.mappings)
+            raise UsageError(
+                f"no mapping named {name!r} in {self.path} (known: {known})",
+                hint=f"did you mean {guess!r}?" if guess else None,
+            ) from None
 
     def by_reference(self, reference: str) -> Mapping | None:
         return next((m for m in self.mappings.values() if m.reference == reference), None)
@@ -114,6 +120,8 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
         reference = table.get("reference")
         if not isinstance(reference, str) or not reference.strip():
             raise fail(name, "reference", "missing reference (the Inbound Mapping's reference)")
+        if reference != reference.strip():
+            raise fail(name, "reference", f"reference {reference!r} has leading or trailing spaces")
         kind = table.get("type")
         if kind not in TYPES:
             shown = repr(kind) if kind is not None else "missing"
@@ -123,9 +131,19 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
             raise fail(name, "fields", "fields must be a list of strings (the Field Headings)")
         seen: set[str] = set()
         for heading in fields:
+            if not heading.strip():
+                raise fail(name, "fields", "a Field Heading is empty")
             if heading in seen:
                 raise fail(name, "fields", f"duplicate heading {heading!r}")
             seen.add(heading)
+        twin = next((m for m in mappings.values() if m.reference == reference and m.type != kind), None)
+        if twin is not None:
+            # Which type a push to this reference has would depend on the order: a survey could be resent.
+            raise UsageError(
+                f"{path}, lines {_line_of(lines, twin.name, 'type')} and {_line_of(lines, name, 'type')}: "
+                f"reference {reference!r} is declared as {twin.type} ({twin.name!r}) and as {kind} ({name!r})",
+                hint="one reference is one Inbound Mapping with one data type: fix the type of one of them",
+            )
         mappings[name] = Mapping(name, reference, kind, tuple(fields))
     return MappingFile(path, mappings)
 
@@ -133,7 +151,7 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
 def _line_of(lines: list[str], name: str, key: str | None) -> int:
     """1-based line of table `name` (or of `key` inside it), for error messages."""
     quoted = "|".join(re.escape(n) for n in (name, f'"{name}"', f"'{name}'"))
-    header = re.compile(rf"^\s*\[\s*(?:{quoted})\s*\]")
+    header = re.compile(rf"^\s*\[\s*(?:{quoted})\s*[.\]]")  # [name] or a sub-table [name.x]
     start = next((i for i, line in enumerate(lines) if header.match(line)), None)
     if start is None:
         inline = re.compile(rf"^\s*(?:{quoted})\s*=")
@@ -149,21 +167,80 @@ def _line_of(lines: list[str], name: str, key: str | None) -> int:
 
 
 def suggest(name: str, headings: Iterable[str]) -> str | None:
-    """The heading `name` probably meant: same ignoring case and spacing, else the closest."""
-    import difflib
+    """The heading `name` probably meant: same ignoring case, spacing and accents' encoding, else the closest."""
+    return _heading_index(tuple(headings)).suggest(name)
 
-    headings = list(headings)
-    squashed = _squash(name)
-    for heading in headings:
-        if _squash(heading) == squashed:
-            return heading
-    folded = {h.casefold(): h for h in headings}
-    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
-    return folded[close[0]] if close else None
+
+FULL_SCAN_LIMIT = 200  # up to this many headings, every one is compared; beyond, a trigram index picks candidates
+POSTINGS_BUDGET = 800  # index entries looked at per unknown name
+
+
+class _HeadingIndex:
+    """Headings prepared once per mapping, so thousands of unknown columns cost milliseconds, not minutes."""
+
+    def __init__(self, headings: tuple[str, ...]) -> None:
+        self.headings = headings
+        self.squashed: dict[str, str] = {}
+        for heading in headings:
+            self.squashed.setdefault(_squash(heading), heading)
+        self.folded = {h.casefold(): h for h in headings}
+        self.keys = list(self.folded)
+        self.grams: dict[str, list[int]] = {}
+        if len(self.keys) > FULL_SCAN_LIMIT:
+            for index, key in enumerate(self.keys):
+                for gram in _trigrams(key):
+                    self.grams.setdefault(gram, []).append(index)
+
+    def suggest(self, name: str) -> str | None:
+        import difflib
+
+        same = self.squashed.get(_squash(name))
+        if same is not None:
+            return same
+        folded = name.casefold()
+        candidates = self.keys
+        if self.grams:
+            from collections import Counter
+
+            # Count shared trigrams, rarest first, within a budget: common ones ("ame", " na") tell little.
+            postings = sorted((self.grams.get(g, []) for g in _trigrams(folded)), key=len)
+            shared: Counter[int] = Counter()
+            budget = POSTINGS_BUDGET
+            for posting in postings:
+                if budget <= 0:
+                    break
+                shared.update(posting[:budget])
+                budget -= len(posting)
+            candidates = [self.keys[i] for i, _ in shared.most_common(8)]
+        close = difflib.get_close_matches(folded, candidates, n=1, cutoff=0.6)
+        return self.folded[close[0]] if close else None
+
+
+@functools.lru_cache(maxsize=32)
+def _heading_index(headings: tuple[str, ...]) -> _HeadingIndex:
+    return _HeadingIndex(headings)
+
+
+def _trigrams(text: str) -> set[str]:
+    padded = f"  {text} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
 
 
 def _squash(text: str) -> str:
-    return "".join(text.split()).casefold()
+    return "".join(unicodedata.normalize("NFC", text).split()).casefold()
+
+
+def invisible_difference(name: str, heading: str) -> str | None:
+    """How two names that look alike differ, when a reader could not see it."""
+    if name == heading:
+        return None
+    if unicodedata.normalize("NFC", name) == unicodedata.normalize("NFC", heading):
+        return "differs only in how its accents are encoded (Unicode NFD vs NFC)"
+    if name.strip() == heading.strip():
+        return "differs only in leading or trailing spaces"
+    if name.split() == heading.split():
+        return "differs only in spacing"
+    return None
 
 
 def check_mapping(mapping: Mapping) -> list[Problem]:
@@ -183,7 +260,14 @@ def check_mapping(mapping: Mapping) -> list[Problem]:
 def check_fields(mapping: Mapping, names: Iterable[str], row: int | None = None) -> list[Problem]:
     """Field names the mapping does not know: the API would drop them."""
     known = set(mapping.fields)
-    return [Problem(row, name, NOT_IN_MAPPING, suggest(name, mapping.fields)) for name in names if name not in known]
+    problems = []
+    for name in names:
+        if name in known:
+            continue
+        guess = suggest(name, mapping.fields)
+        invisible = invisible_difference(name, guess) if guess else None
+        problems.append(Problem(row, name, f"{NOT_IN_MAPPING}; {invisible}" if invisible else NOT_IN_MAPPING, guess))
+    return problems
 
 
 def check_values(mapping: Mapping | None, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from cg_cli.errors import UsageError
 from cg_cli.files import check_readable_file
+from cg_cli.records import JsonValueError, strict_json_loads
 
 FORMATS = ("csv", "jsonl")
 # Columns cg adds to failed and results files; ignored on input, so such a file imports as is.
@@ -58,6 +59,8 @@ class RecordFile:
 
     def _open(self) -> IO[str]:
         if self.path == "-":
+            if sys.stdin is None:
+                raise UsageError("reading -: stdin is closed", hint="pipe the input in, or name a file")
             return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
         path = Path(self.path)
         check_readable_file(path, "input file")
@@ -158,9 +161,11 @@ class RecordFile:
 
 def _jsonl_row(number: int, line_number: int, line: str) -> Row:
     try:
-        data = json.loads(line)
+        data = strict_json_loads(line)
     except json.JSONDecodeError as exc:
         return Row(number, {}, line, f"line {line_number}: invalid JSON at column {exc.colno}: {exc.msg}")
+    except JsonValueError as exc:
+        return Row(number, {}, line, f"line {line_number}: {exc}")
     except RecursionError:
         return Row(number, {}, line, f"line {line_number}: JSON nested too deeply")
     if not isinstance(data, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -17,9 +18,50 @@ Scalar = str | int | float | bool
 Record = dict[str, Scalar]
 
 
+class JsonValueError(ValueError):
+    """Valid for Python's json module, not for the API: NaN, Infinity, a key given twice."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise JsonValueError(f"key {key!r} appears twice")
+        data[key] = value
+    return data
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonValueError(f"number {text} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonValueError(f"{name} is not a JSON value")
+
+
+def strict_json_loads(text: str) -> Any:
+    """json.loads that refuses what the API cannot take and Python would quietly accept."""
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_finite, parse_constant=_no_constant)
+
+
+def check_text(text: str, what: str) -> str:
+    """Refuse text that cannot be sent as UTF-8 (argv undecodable in a C locale), before anything is sent."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"{what} is not valid text in this locale",
+            hint="run with a UTF-8 locale (for example LC_ALL=C.UTF-8), or pass the record with --json FILE",
+        ) from None
+    return text
+
+
 def parse_field_option(option: str) -> tuple[str, str]:
     """`-f "Account Name=ACME"` → ("Account Name", "ACME"); split at the first `=`."""
-    name, sep, value = option.partition("=")
+    name, sep, value = check_text(option, f"-f {option.encode('utf-8', 'backslashreplace').decode()!r}").partition("=")
     if not sep:
         raise UsageError(f'-f {option!r} has no "=": write -f "Field Name=value"')
     if not name.strip():
@@ -45,13 +87,22 @@ class JsonInput(NamedTuple):
 def parse_json_input(text: str, source: str) -> JsonInput:
     """A record object, or a whole body {"configuration": …, "record": {…}}."""
     try:
-        data = json.loads(text)
+        data = strict_json_loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except JsonValueError as exc:
+        raise UsageError(f"{source}: {exc}") from None
     except RecursionError:
         raise UsageError(f"{source}: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError(f"{source}: expected a JSON object, got {_json_type(data)}")
+    if "record" in data and isinstance(data["record"], dict) and "configuration" in data:
+        extra = sorted(set(data) - {"configuration", "record"})
+        if extra:
+            raise UsageError(
+                f"{source}: a whole body holds only \"configuration\" and \"record\", not {extra[0]!r}",
+                hint="move that field into \"record\", or drop it",
+            )
     if "record" in data and isinstance(data["record"], dict) and set(data) <= {"configuration", "record"}:
         configuration = data.get("configuration")
         if configuration is not None and not isinstance(configuration, str):
@@ -120,7 +171,8 @@ class RecordBody(NamedTuple):
 
     def encode(self) -> bytes:
         if not self.form:
-            return json.dumps({"configuration": self.configuration, "record": self.record}, ensure_ascii=False).encode()
+            body = {"configuration": self.configuration, "record": self.record}
+            return json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
         # record[Field Name]=value, as the API documents; the brackets that
         # frame the name stay literal, everything inside is percent-encoded.
         pairs = [f"configuration={quote(self.configuration, safe='')}"]

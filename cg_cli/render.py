@@ -19,14 +19,21 @@ if TYPE_CHECKING:
 
     from cg_cli.mappings import Problem
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters drive the terminal; bidi controls reorder what it shows (`gnp.exe` as `exe.png`).
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
+_CONTROL_OR_NEWLINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
 def safe(text: str, *, one_line: bool = True) -> str:
     """`text` with control characters made visible, so it cannot drive the terminal."""
     pattern = _CONTROL_OR_NEWLINE if one_line else _CONTROL
-    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return pattern.sub(_visible, text)
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def out(text: str) -> None:
@@ -40,7 +47,9 @@ def err(text: str) -> None:
 
 
 def json_out(data: Any) -> None:
-    out(json.dumps(data, indent=2, ensure_ascii=False))
+    """One JSON document on stdout; \\u escapes when stdout cannot carry UTF-8, so it never fails after a send."""
+    utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")
+    out(json.dumps(data, indent=2, ensure_ascii=not utf8, default=str))
 
 
 def console(stream: IO[str] | None = None) -> Console:
@@ -95,6 +104,11 @@ def configure(*, verbose: bool, quiet: bool) -> None:
 
     global _quiet
     _quiet = quiet
+    for stream in (sys.stdout, sys.stderr):
+        # Text the stream's encoding cannot carry is written as escapes, never an error after a send.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     log.connect(lambda message: err(safe(message)), verbose=verbose, quiet=quiet)
 
 

@@ -54,6 +54,10 @@ def resolve_target(
         mapping = mappings.get(mapping_name)
         return Target(mapping.reference, mapping)
     reference = config or body_configuration or settings.configuration.value
+    if reference:
+        from cg_cli.records import check_text
+
+        check_text(reference, "the configuration")
     if not reference:
         raise UsageError(
             "no configuration given",
