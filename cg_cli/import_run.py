@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ class ImportRun:
         request = self.request
         if request.resume and request.restart:
             raise UsageError("give --resume or --restart, not both")
+        if request.rate is not None and not (math.isfinite(request.rate) and request.rate > 0):
+            raise UsageError(f"--rate must be a number of requests per second above 0, not {request.rate}")
         with RecordFile(request.file, request.file_format) as records:
             self._check_header(records)
             if request.dry_run:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import socket
 import sys
@@ -36,6 +37,11 @@ DEFAULT_MAPPINGS = (
     Mapping("contacts", "contact", "contact", ("Email", "Phone", "First Name", "Last Name", "Account Name")),
 )
 UNAUTHENTICATED = {"message": "Unauthenticated."}
+MAX_BODY = 2_000_000  # CustomerGauge documents a 2 MB limit for API data
+MAX_FAULT_COUNT = 10_000  # faults waiting at once
+MAX_FAULT_DELAY = 600.0
+_PHONE = re.compile(r"(?=.*[0-9])[0-9 ()+\-]+")  # the documented character set, and at least one digit
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")  # the documented shape: an @, no spaces
 INVALID = "The given data was invalid."
 
 
@@ -55,11 +61,36 @@ class Fault:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
+        """A fault from its JSON, every value checked: a bad one is a 400, never a silent drop."""
+        if not isinstance(data, dict):
+            raise ValueError("a fault is a JSON object")
         allowed = set(cls.__dataclass_fields__)
         unknown = set(data) - allowed - {"count"}
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
-        return cls(**{k: v for k, v in data.items() if k in allowed})
+        fault = cls(**{k: v for k, v in data.items() if k in allowed})
+        if type(fault.retry_after) is int:
+            fault.retry_after = str(fault.retry_after)
+        if fault.target not in ("records", "token"):
+            raise ValueError(f"unknown target {fault.target!r}")
+        if fault.status is not None and (type(fault.status) is not int or not 100 <= fault.status <= 599):
+            raise ValueError("status must be an integer from 100 to 599")
+        if type(fault.delay) not in (int, float) or not 0 <= fault.delay <= MAX_FAULT_DELAY:
+            raise ValueError(f"delay must be a number of seconds from 0 to {MAX_FAULT_DELAY:g}")
+        for flag in ("drop", "drop_after", "process"):
+            if not isinstance(getattr(fault, flag), bool):
+                raise ValueError(f"{flag} must be true or false")
+        for text in ("retry_after", "body", "content_type"):
+            if getattr(fault, text) is not None and not isinstance(getattr(fault, text), str):
+                raise ValueError(f"{text} must be a string")
+        return fault
+
+
+def fault_count(data: dict[str, Any]) -> int:
+    count = data.get("count", 1)
+    if type(count) is not int or not 1 <= count <= MAX_FAULT_COUNT:
+        raise ValueError(f"count must be an integer from 1 to {MAX_FAULT_COUNT}")
+    return count
 
 
 @dataclass
@@ -110,6 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
         body = self._read_body()
+        if body is None:
+            return
         if path == "/oauth2/token":
             self._with_faults("token", lambda answer: self._token(body))
         elif path == "/_sandbox/faults":
@@ -131,6 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         body = self._read_body()
+        if body is None:
+            return
         if urlsplit(self.path).path in ("/records/", "/records"):
             self._with_faults("records", lambda answer: self._records(body, answer))
         else:
@@ -230,14 +265,18 @@ class _Handler(BaseHTTPRequestHandler):
         if errors:
             return errors
         mapping = self.state.configurations[configuration]
+        mapped = {k: v for k, v in record.items() if k in mapping.fields}  # unmapped fields are dropped first
         for group in REQUIRED[mapping.type]:
-            if not any(str(record.get(f, "")).strip() for f in group):
+            if not any(_filled(mapped.get(f)) for f in group):
                 first, *others = group
                 suffix = f" when record.{others[0]} is not present" if others else ""
                 errors[f"record.{first}"] = [f"The record.{first} field is required{suffix}."]
-        phone = record.get("Phone")
-        if isinstance(phone, str) and phone and any(c not in "0123456789 ()-+" for c in phone):
+        phone = mapped.get("Phone")
+        if _filled(phone) and (not isinstance(phone, str) or not _PHONE.fullmatch(phone)):
             errors["record.Phone"] = ["The record.Phone format is invalid."]
+        email = mapped.get("Email")
+        if _filled(email) and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
+            errors["record.Email"] = ["The record.Email must be a valid email address."]
         return errors
 
     # --- faults ------------------------------------------------------------
@@ -281,10 +320,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             data = json.loads(body or b"[]")
             items = data if isinstance(data, list) else [data]
-            faults = [(Fault.from_json(item), int(item.get("count", 1))) for item in items]
-            for fault, _ in faults:
-                if fault.target not in self.state.faults:
-                    raise ValueError(f"unknown target {fault.target!r}")
+            faults = [(Fault.from_json(item), fault_count(item)) for item in items]
+            with self.state.lock:
+                queued = sum(len(q) for q in self.state.faults.values())
+            if queued + sum(count for _, count in faults) > MAX_FAULT_COUNT:
+                raise ValueError(f"at most {MAX_FAULT_COUNT} faults may wait at once")
         except (ValueError, TypeError, AttributeError) as exc:
             self._send_json(400, {"message": str(exc)})
             return
@@ -294,8 +334,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(204)
 
     # --- plumbing ------------------------------------------------------------
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering 400/411/413 for one the sandbox will not read."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            self._send_json(411, {"message": "Length Required."})
+            return None
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.isdigit():
+            self.close_connection = True
+            self._send_json(400, {"message": "Bad Content-Length."})
+            return None
+        length = int(raw)
+        if length > MAX_BODY:
+            self.close_connection = True
+            self._send_json(413, {"message": "Payload Too Large."})
+            return None
         return self.rfile.read(length) if length else b""
 
     def _send_json(self, status: int, data: Any) -> None:
@@ -313,6 +367,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
+
+
+def _filled(value: Any) -> bool:
+    """A value that counts for a required field: null and blank strings do not."""
+    return value is not None and str(value).strip() != ""
 
 
 def _parse_record_body(content_type: str, body: bytes) -> tuple[Any, Any]:
@@ -344,6 +403,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], state: SandboxState, log_requests: bool) -> None:
         self.state = state
         self.log_requests = log_requests
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6  # ::1
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -93,12 +93,12 @@ def test_form_body_is_encoded_as_documented(cg, sandbox_env: SandboxHandle) -> N
 
 def test_numbers_and_booleans_keep_their_json_type(cg, sandbox_env: SandboxHandle, tmp_path: Path) -> None:
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({"Account Name": "ACME", "First Name": 7, "Last Name": True, "Email": 1.5}))
+    path.write_text(json.dumps({"Account Name": 1.5, "First Name": 7, "Last Name": True, "Email": "j@x.io"}))
     assert put(cg, "--config", ACCOUNTS_REF, "--json", str(path)).exit_code == 0
     assert put(cg, "--config", ACCOUNTS_REF, "--json", str(path), "--form").exit_code == 0
     as_json, as_form = sandbox_env.records()
-    assert as_json["record"] == {"Account Name": "ACME", "First Name": 7, "Last Name": True, "Email": 1.5}
-    assert as_form["record"] == {"Account Name": "ACME", "First Name": "7", "Last Name": "true", "Email": "1.5"}
+    assert as_json["record"] == {"Account Name": 1.5, "First Name": 7, "Last Name": True, "Email": "j@x.io"}
+    assert as_form["record"] == {"Account Name": "1.5", "First Name": "7", "Last Name": "true", "Email": "j@x.io"}
 
 
 def test_json_file_record_only(cg, sandbox_env: SandboxHandle, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -134,12 +135,15 @@ def settings_for(
     return settings
 
 
+MAX_TIMEOUT = 3600.0
+
+
 def http_options(timeout: float, retries: int, *, resend_after_send: bool = True) -> HttpOptions:
     from cg_cli.errors import UsageError
     from cg_cli.settings import HttpOptions
 
-    if timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
+    if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be a number of seconds above 0 and up to {MAX_TIMEOUT:g}, not {timeout}")
     if retries < 0:
         raise UsageError("--retries must be 0 or more")
     return HttpOptions(timeout=timeout, retries=retries, resend_after_send=resend_after_send)

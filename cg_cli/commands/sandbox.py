@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -36,18 +37,25 @@ def sandbox(
     what it accepted; POST /_sandbox/faults queues faults. Ctrl-C stops it.
     """
     from cg_cli.errors import UsageError
-    from cg_cli.mappings import load_mappings
+    from cg_cli.mappings import check_mapping, load_mappings
     from cg_cli.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MAPPINGS, Sandbox
     from cg_cli.settings import LOOPBACK_HOSTS
 
     if host not in LOOPBACK_HOSTS:
         raise UsageError(f"the sandbox listens on loopback only, not {host}", hint="use 127.0.0.1")
+    for option, value in (("--token-ttl", token_ttl), ("--latency", latency)):
+        if not math.isfinite(value) or value > 86_400:
+            raise UsageError(f"{option} must be a number of seconds up to 86400, not {value}")
     client_id, client_secret = DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
     if client is not None:
         client_id, sep, client_secret = client.partition(":")
         if not sep or not client_id or not client_secret:
             raise UsageError("--client must look like ID:SECRET")
     mappings = list(load_mappings(mappings_file).mappings.values()) if mappings_file else list(DEFAULT_MAPPINGS)
+    for mapping in mappings:
+        problems = [p for p in check_mapping(mapping) if "required" in p.problem]
+        if problems:  # CustomerGauge would not let such a mapping be saved
+            raise UsageError(f"mapping {mapping.name!r}: {problems[0].field} is {problems[0].problem}")
     try:
         server = Sandbox(
             host,
