@@ -139,5 +139,47 @@ def logout(settings: Settings) -> tuple[bool, bool]:
     return forget_credentials(settings.config_dir, settings.profile_name), forgot_token
 
 
+class StoredProfile(NamedTuple):
+    name: str
+    region: str | None
+    client_id: str | None
+    has_secret: bool
+    token_expires_at: float | None  # a usable cached token, when there is one
+    auth_url: str | None
+    api_url: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "region": self.region,
+            "client_id": self.client_id,
+            "has_secret": self.has_secret,
+            "token_valid": self.token_expires_at is not None,
+            "token_expires_at": iso_time(self.token_expires_at) if self.token_expires_at else None,
+            "auth_url": self.auth_url,
+            "api_url": self.api_url,
+        }
+
+
+def stored_profiles(config_dir: Path) -> list[StoredProfile]:
+    """Every stored profile and whether its cached token is still good; asks no service."""
+    from cg_cli.profiles import load_profile, profile_names
+
+    found = []
+    for name in profile_names(config_dir):
+        data = load_profile(config_dir, name)
+        region = data.get("region")
+        auth_url = data.get("auth_url") or (C.AUTH_URL_TEMPLATE.format(region=region) if region else None)
+        expires = None
+        client_id, secret = data.get("client_id"), data.get("client_secret")
+        if auth_url and client_id and secret:
+            token = TokenCache(config_dir, auth_url + C.TOKEN_PATH, client_id, secret).load()
+            expires = token.expires_at if token is not None and token.usable() else None
+        found.append(
+            StoredProfile(name, region, client_id, bool(secret), expires, data.get("auth_url"), data.get("api_url"))
+        )
+    return found
+
+
 def iso_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

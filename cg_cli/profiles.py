@@ -21,6 +21,14 @@ def profile_path(config_dir: Path, name: str) -> Path:
     return config_dir / "profiles" / f"{name}.json"
 
 
+def profile_names(config_dir: Path) -> list[str]:
+    """Every stored profile, by name."""
+    folder = config_dir / "profiles"
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.json") if _PROFILE_NAME.fullmatch(p.stem))
+
+
 def load_profile(config_dir: Path, name: str) -> dict[str, str]:
     path = profile_path(config_dir, name)
     data = read_private_json(path) or {}

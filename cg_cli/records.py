@@ -100,8 +100,8 @@ def parse_json_input(text: str, source: str) -> JsonInput:
         extra = sorted(set(data) - {"configuration", "record"})
         if extra:
             raise UsageError(
-                f"{source}: a whole body holds only \"configuration\" and \"record\", not {extra[0]!r}",
-                hint="move that field into \"record\", or drop it",
+                f'{source}: a whole body holds only "configuration" and "record", not {extra[0]!r}',
+                hint='move that field into "record", or drop it',
             )
     if "record" in data and isinstance(data["record"], dict) and set(data) <= {"configuration", "record"}:
         configuration = data.get("configuration")

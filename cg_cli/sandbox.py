@@ -68,9 +68,10 @@ class Fault:
         unknown = set(data) - allowed - {"count"}
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
-        fault = cls(**{k: v for k, v in data.items() if k in allowed})
-        if type(fault.retry_after) is int:
-            fault.retry_after = str(fault.retry_after)
+        values = {k: v for k, v in data.items() if k in allowed}
+        if type(values.get("retry_after")) is int:  # seconds given as a number
+            values["retry_after"] = str(values["retry_after"])
+        fault = cls(**values)
         if fault.target not in ("records", "token"):
             raise ValueError(f"unknown target {fault.target!r}")
         if fault.status is not None and (type(fault.status) is not int or not 100 <= fault.status <= 599):

@@ -95,6 +95,7 @@ class Settings:
     mappings_file: Setting = UNSET
     output: Setting = UNSET
     env_file: Path = Path(".env")  # the .env file read (or that would have been)
+    profile_found: bool = True  # False: a profile was named (option, CG_PROFILE) that is not stored
     notices: tuple[str, ...] = ()  # URLs set aside by a more specific region, said once on stderr
 
     @property
@@ -106,14 +107,15 @@ class Settings:
         return self.output.value == "json"
 
     def token_url(self) -> str:
-        return _require_url(self.auth_url) + C.TOKEN_PATH
+        return _require_url(self.auth_url, self) + C.TOKEN_PATH
 
     def records_url(self) -> str:
-        return _require_url(self.api_url) + C.RECORDS_PATH
+        return _require_url(self.api_url, self) + C.RECORDS_PATH
 
     def credentials(self) -> Credentials:
         client_id, secret = self.client_id.value, self.client_secret.value
         if not client_id or not secret:
+            self.check_profile_exists()
             missing = C.ENV_CLIENT_ID if not client_id else C.ENV_CLIENT_SECRET
             raise UsageError(
                 f"no credentials: {missing} is not set",
@@ -122,6 +124,22 @@ class Settings:
             )
         self.check_secret_may_go(self.client_secret.source)
         return Credentials(client_id, secret)
+
+    def check_profile_exists(self) -> None:
+        """A setting is missing: if a profile was named that does not exist, that is why."""
+        if self.profile_found:
+            return
+        from cg_cli.mappings import suggest
+        from cg_cli.profiles import profile_names
+
+        known = profile_names(self.config_dir)
+        guess = suggest(self.profile_name, known)
+        raise UsageError(
+            f"no profile named {self.profile_name!r} (from the {describe_source(self.profile.source)})",
+            hint=f"did you mean {guess!r}?"
+            if guess
+            else f"stored profiles: {', '.join(known) or 'none'}; `cg auth login --profile NAME` creates one",
+        )
 
     def check_secret_may_go(self, secret_source: str | None) -> None:
         """A host named in a .env file receives only credentials from that same file.
@@ -155,8 +173,9 @@ class Settings:
         )
 
 
-def _require_url(setting: Setting) -> str:
+def _require_url(setting: Setting, settings: Settings) -> str:
     if setting.value is None:
+        settings.check_profile_exists()
         raise UsageError(
             "no region set",
             hint=f"pass --region or set {C.ENV_REGION} ({', '.join(C.REGIONS)}), or run `cg auth login`",
@@ -201,7 +220,8 @@ def load_settings(
     if options.profile is not None and not options.profile:
         raise UsageError("--profile needs a name", hint="for example --profile staging")
     config_dir = Path(early.pick(C.ENV_CONFIG_DIR).value or default_config_dir(environ))
-    layers = _Layers(early.environ, early.dotenv, load_profile(config_dir, profile.value or C.DEFAULT_PROFILE))
+    profile_data = load_profile(config_dir, profile.value or C.DEFAULT_PROFILE)
+    layers = _Layers(early.environ, early.dotenv, profile_data)
 
     region_setting = layers.pick(C.ENV_REGION, region or options.region, "region")
     if region_setting.value is not None:
@@ -236,6 +256,7 @@ def load_settings(
         output=output_setting,
         env_file=env_file,
         notices=tuple(notices),
+        profile_found=bool(profile_data) or not profile.value,
     )
 
 

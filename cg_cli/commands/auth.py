@@ -174,3 +174,25 @@ def logout(ctx: typer.Context) -> None:
         render.note(f"Logged out of profile {settings.profile_name}.")
     else:
         render.note(f"Profile {settings.profile_name} held no secret or token; nothing to forget.")
+
+
+@app.command("list")
+def list_profiles(ctx: typer.Context) -> None:
+    """Every stored profile: region, client id, and whether its cached token is valid."""
+    from cg_cli import auth
+
+    settings = settings_for(ctx)
+    profiles = auth.stored_profiles(settings.config_dir)
+    if settings.json_output:
+        render.json_out({"ok": True, "profiles": [p.as_json() for p in profiles]})
+        return
+    if not profiles:
+        render.note("No stored profiles; `cg auth login` creates one.")
+        return
+    rows = []
+    for profile in profiles:
+        data = profile.as_json()
+        token = f"valid until {data['token_expires_at']}" if profile.token_expires_at else "none"
+        current = "*" if profile.name == settings.profile_name else ""
+        rows.append((current, profile.name, profile.region or "", profile.client_id or "", token))
+    render.table(None, ("", "Profile", "Region", "Client id", "Token"), rows)
