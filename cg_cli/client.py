@@ -1,15 +1,15 @@
-"""The one HTTP boundary: sessions, retries, timeouts, bearer tokens, errors.
+"""The one HTTP boundary: sessions, TLS trust, retries, timeouts, bearer tokens.
 
 Every response and every requests/urllib3 exception is turned into a typed
-error here, and only here. Importing this module imports requests, so
-commands import it only when they are about to send something.
+error here (through answers.py), and only here. Importing this module imports
+requests, so commands import it only when they are about to send something.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import ssl
 import time
 from types import TracebackType
 from typing import Any, Self
@@ -19,34 +19,38 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    InvalidHeader,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from cg_cli import log
-from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
+from cg_cli.answers import (
+    RETRY_STATUSES,
+    UNPROCESSED_STATUSES,
+    MalformedAnswer,
+    describe_cause,
+    is_malformed,
+    message_suffix,
+    network_error,
+    raise_for_response,
+    root_cause,
+    status_error,
+)
+from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError, UsageError
 from cg_cli.records import USER_AGENT, request_headers
+from cg_cli.scrub import Scrubber
 from cg_cli.settings import Credentials, HttpOptions
-from cg_cli.tokens import Token, TokenProvider
+from cg_cli.tokens import Token, TokenProvider, clamp_lifetime
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# 429 and 503 say the request was turned away unprocessed. A 502 or 504 comes
-# from a gateway that may already have passed the request on, so a survey
-# mapping never retries them: a second send could mean a second survey.
-UNPROCESSED_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER = 120.0
 LONG_WAIT = 2.0  # seconds: a wait before a retry longer than this is said on stderr
-DEFAULT_TOKEN_LIFETIME = 3600.0
+MAX_ANSWER = 1 << 20  # the API's answers are a few hundred bytes; a larger one is hostile or broken
 
 
 class _LoggedRetry(Retry):
-    """urllib3's Retry, saying why it retries and capping Retry-After."""
+    """urllib3's Retry: says why it retries, caps Retry-After, never retries a malformed answer."""
+
+    reason = ""
 
     def increment(
         self,
@@ -57,18 +61,18 @@ class _LoggedRetry(Retry):
         _pool: ConnectionPool | None = None,
         _stacktrace: TracebackType | None = None,
     ) -> Self:
+        if error is not None and is_malformed(root_cause(error)):
+            raise MaxRetryError(_pool, url or "", error)  # type: ignore[arg-type]
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         if response is not None and response.status:
             why = f"{response.status} {response.reason or ''}".strip()
             retry_after = response.headers.get("Retry-After")
             wait = f"Retry-After {retry_after}" if retry_after else "backoff"
         else:
-            why, wait = _describe_cause(error), "backoff"
+            why, wait = describe_cause(error), "backoff"
         log.info("  %s: %s; retrying (%s, %d retries left)", method, why, wait, new.total or 0)
         new.reason = why
         return new
-
-    reason = ""
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         """Wait as urllib3 would; a wait long enough to look like a hang is said without -v."""
@@ -86,6 +90,38 @@ class _LoggedRetry(Retry):
         except InvalidHeader:
             return 0.0  # fall back to exponential backoff
         return min(seconds, MAX_RETRY_AFTER)
+
+
+class _TrustAdapter(HTTPAdapter):
+    """An adapter whose TLS context is ours: the system store, or the CA file the user named."""
+
+    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
+        self._ssl_context = ssl_context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        kwargs["ssl_context"] = self._ssl_context
+        return super().proxy_manager_for(proxy, **kwargs)
+
+
+def tls_context() -> ssl.SSLContext:
+    """Which certificates to trust, highest first: REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE),
+    then SSL_CERT_FILE, then the operating system's store (as pip does, through truststore)."""
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        path = os.environ.get(variable)
+        if path:
+            folder = os.path.isdir(path)
+            try:
+                return ssl.create_default_context(cafile=None if folder else path, capath=path if folder else None)
+            except (OSError, ssl.SSLError) as exc:
+                raise UsageError(f"{variable}={path}: cannot load certificates ({exc})") from None
+    import truststore
+
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def new_session(options: HttpOptions) -> requests.Session:
@@ -110,16 +146,14 @@ def new_session(options: HttpOptions) -> requests.Session:
     # requests re-reads every environment variable on every request to find
     # proxies (a third of the time per row of an import); read them once here.
     session.trust_env = False
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     session.headers["User-Agent"] = USER_AGENT
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=2)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    session.mount("https://", _TrustAdapter(tls_context(), max_retries=retry, pool_connections=2, pool_maxsize=2))
+    session.mount("http://", HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=2))
     return session
 
 
 class Http:
-    """A session plus the rules every call shares: timeout, logging, errors."""
+    """A session plus the rules every call shares: timeout, bounded answers, logging, errors."""
 
     def __init__(self, options: HttpOptions | None = None) -> None:
         self.options = options or HttpOptions()
@@ -142,31 +176,65 @@ class Http:
         request.prepare_body(body, None)
         return request, proxies
 
-    def send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+    def send(
+        self, method: str, url: str, body: bytes, headers: dict[str, str], scrub: Scrubber | None = None
+    ) -> requests.Response:
+        """Send and read the whole answer; any secret the answer echoes is scrubbed from it here."""
         log.info("%s %s", method, url)
         started = time.monotonic()
         try:
             request, proxies = self._prepare(method, url, body, headers)
-            response = self.session.send(request, timeout=self.options.timeout, allow_redirects=False, proxies=proxies)
-        except requests.RequestException as exc:
-            log.info("  failed after %.0f ms: %s", (time.monotonic() - started) * 1000, _describe_cause(exc))
-            raise network_error(exc, url, self.options) from exc
+            response = self.session.send(
+                request, timeout=self.options.timeout, allow_redirects=False, proxies=proxies, stream=True
+            )
+            self._read_answer(response)
+        except (requests.RequestException, Urllib3Error, MalformedAnswer, OSError) as exc:
+            log.info("  failed after %.0f ms: %s", (time.monotonic() - started) * 1000, describe_cause(exc))
+            raise network_error(exc, url, self.options) from None
+        if scrub is not None and response.content:
+            response._content = scrub(response.content.decode("utf-8", "replace")).encode()
         log.info("  %s %s in %.0f ms", response.status_code, response.reason or "", (time.monotonic() - started) * 1000)
         return response
+
+    def _read_answer(self, response: requests.Response) -> None:
+        """The body, at most MAX_ANSWER bytes, all of it within --timeout of the headers."""
+        if response.headers.get("Content-Length") == "0":
+            response._content = b""
+            return
+        deadline = time.monotonic() + self.options.timeout
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while chunk := response.raw.read1(65536, decode_content=True):
+                size += len(chunk)
+                if size > MAX_ANSWER:
+                    raise MalformedAnswer(f"an answer over {MAX_ANSWER >> 20} MiB")
+                if time.monotonic() > deadline:
+                    raise MalformedAnswer(f"the answer did not arrive within {self.options.timeout:g} s")
+                chunks.append(chunk)
+        finally:
+            if size > MAX_ANSWER or time.monotonic() > deadline:
+                response.close()
+        response._content = b"".join(chunks)
 
     def close(self) -> None:
         self.session.close()
 
 
+# RFC 6750 b64token: what may follow "Bearer " in a header.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
 def fetch_token(http: Http, token_url: str, credentials: Credentials) -> Token:
     """Ask the token service for a new access token (client credentials)."""
+    scrub = Scrubber(credentials.client_secret, basic_user=credentials.client_id)
     try:
-        return _fetch_token(http, token_url, credentials)
+        return _fetch_token(http, token_url, credentials, scrub)
     except CgError as exc:
-        raise scrubbed(exc, credentials.client_secret) from None
+        raise scrubbed(exc, scrub) from None
 
 
-def _fetch_token(http: Http, token_url: str, credentials: Credentials) -> Token:
+def _fetch_token(http: Http, token_url: str, credentials: Credentials, scrub: Scrubber) -> Token:
     form = urlencode(
         {
             "grant_type": "client_credentials",
@@ -174,29 +242,28 @@ def _fetch_token(http: Http, token_url: str, credentials: Credentials) -> Token:
             "client_secret": credentials.client_secret,
         }
     ).encode()
-    response = http.send(
-        "POST",
-        token_url,
-        form,
-        {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-    )
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    response = http.send("POST", token_url, form, headers, scrub)
     if response.status_code in (400, 401, 403):
         raise AuthError(
-            f"the token service rejected the client id and secret ({response.status_code}{_message_suffix(response)})",
-            hint="check CG_CLIENT_ID, CG_CLIENT_SECRET and the region, or run `cg auth login` again",
+            f"the token service rejected the client id and secret ({response.status_code}{message_suffix(response)})",
+            hint="check the client id, the secret and the region",
         )
     if response.status_code != 200:
         raise status_error(response, "token service", http.options)
+    host = urlsplit(token_url).netloc
+    unusable = NetworkError(f"the token service at {host} answered 200 without a usable access token")
     try:
         data = response.json()
         access_token = data["access_token"]
-        lifetime = float(data.get("expires_in", DEFAULT_TOKEN_LIFETIME))
+        lifetime = data.get("expires_in")
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise NetworkError("the token service answered 200 without a usable access token") from None
-    if not isinstance(access_token, str) or not access_token:
-        raise NetworkError("the token service answered 200 without a usable access token")
+        raise unusable from None
+    if not isinstance(access_token, str) or not _B64TOKEN.fullmatch(access_token):
+        raise unusable  # never echoed: a token with a newline would break, or leak through, the header
     now = time.time()
-    return Token(access_token, now + lifetime, now)
+    number = float(lifetime) if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) else None
+    return Token(access_token, now + clamp_lifetime(number), now)
 
 
 class RecordsClient:
@@ -209,167 +276,38 @@ class RecordsClient:
 
     def put(self, content_type: str, body: bytes) -> None:
         token = self.tokens.get()
+        scrub = Scrubber(token)
         try:
-            self._put_with_refresh(content_type, body, token)
+            self._put_with_refresh(content_type, body, token, scrub)
         except CgError as exc:
-            raise scrubbed(exc, token, self.tokens.token.access_token if self.tokens.token else "") from None
+            current = self.tokens.token.access_token if self.tokens.token else ""
+            raise scrubbed(exc, Scrubber(token, current)) from None
 
-    def _put_with_refresh(self, content_type: str, body: bytes, token: str) -> None:
-        response = self._put(content_type, body, token)
+    def _put_with_refresh(self, content_type: str, body: bytes, token: str, scrub: Scrubber) -> None:
+        response = self._put(content_type, body, token, scrub)
         if response.status_code == 401:
             log.info("  401: refreshing the access token and retrying once")
             token = self.tokens.refresh(stale=token)
-            response = self._put(content_type, body, token)
+            scrub = Scrubber(token)
+            response = self._put(content_type, body, token, scrub)
             if response.status_code == 401:
                 raise AuthError(
-                    f"the records service refused the access token even after a refresh{_message_suffix(response)}",
+                    f"the records service refused the access token even after a refresh{message_suffix(response)}",
                     hint="check that the Connected App may use the PUT Records API in this region",
                 )
         raise_for_response(response, "records service", self.http.options)
 
-    def _put(self, content_type: str, body: bytes, token: str) -> requests.Response:
-        return self.http.send("PUT", self.records_url, body, request_headers(content_type, token))
+    def _put(self, content_type: str, body: bytes, token: str, scrub: Scrubber) -> requests.Response:
+        return self.http.send("PUT", self.records_url, body, request_headers(content_type, token), scrub)
 
     def close(self) -> None:
         self.http.close()
 
 
-def scrubbed(exc: CgError, *secrets: str) -> CgError:
+def scrubbed(exc: CgError, scrub: Scrubber) -> CgError:
     """`exc` with any secret a server echoed back (a misconfigured proxy, say) replaced by ***."""
-
-    def scrub(text: str) -> str:
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
     exc.message = scrub(exc.message)
     if isinstance(exc, ApiValidationError):
         exc.summary = scrub(exc.summary)
         exc.errors = {scrub(field): [scrub(m) for m in messages] for field, messages in exc.errors.items()}
     return exc
-
-
-def raise_for_response(response: requests.Response, service: str, options: HttpOptions) -> None:
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    if status == 401:
-        raise AuthError(f"the {service} answered 401{_message_suffix(response)}")
-    if status == 422:
-        raise validation_error(response)
-    raise status_error(response, service, options)
-
-
-def validation_error(response: requests.Response) -> ApiValidationError:
-    """A 422 as the API documents it, tolerating any other shape."""
-    data = _json_or_none(response)
-    if isinstance(data, dict):
-        message = data.get("message")
-        message = str(message) if message else "The given data was invalid."
-        raw_errors = data.get("errors")
-    else:
-        message = f"The given data was invalid (unexpected answer: {_body_excerpt(response)})"
-        raw_errors = None
-    errors: dict[str, list[str]] = {}
-    if isinstance(raw_errors, dict):
-        for field_name, messages in raw_errors.items():
-            items = messages if isinstance(messages, list) else [messages]
-            errors[str(field_name)] = [m if isinstance(m, str) else json.dumps(m) for m in items]
-    elif raw_errors is not None:
-        errors["(errors)"] = [json.dumps(raw_errors)]
-    return ApiValidationError(message, errors)
-
-
-def status_error(response: requests.Response, service: str, options: HttpOptions) -> NetworkError:
-    status = response.status_code
-    retried = f" after {options.retries} retries" if status in RETRY_STATUSES and options.retries else ""
-    what = f"the {service} answered {status} {response.reason or ''}".rstrip() + retried + _message_suffix(response)
-    if status >= 500 and status not in UNPROCESSED_STATUSES and not options.resend_after_send:
-        # A server error may come after the record was processed: for a survey, report it, never resend it.
-        return NetworkError(
-            f"{what}; not resent: the record may have arrived, and a survey mapping would send a second survey",
-            hint="check in CustomerGauge whether it arrived before you push it again",
-            status=status,
-            maybe_delivered=True,
-        )
-    return NetworkError(what, status=status)
-
-
-def network_error(exc: BaseException, url: str, options: HttpOptions) -> NetworkError:
-    host = urlsplit(url).netloc
-    cause = _root_cause(exc)
-    reached = isinstance(exc, requests.ReadTimeout) or isinstance(cause, ReadTimeoutError | ProtocolError)
-    # NewConnectionError is a kind of ConnectTimeoutError in urllib3: test it first.
-    if isinstance(cause, NewConnectionError):
-        what = f"cannot connect to {host} ({_describe_cause(cause)})"
-    elif isinstance(exc, requests.ConnectTimeout) or isinstance(cause, ConnectTimeoutError):
-        what = f"could not connect to {host} within {options.timeout:g} s"
-    elif isinstance(exc, requests.ReadTimeout) or isinstance(cause, ReadTimeoutError):
-        what = f"no answer from {host} within {options.timeout:g} s"
-    elif isinstance(exc, requests.exceptions.SSLError):
-        what = f"TLS failed with {host}"
-    elif isinstance(cause, ProtocolError):
-        what = f"{host} closed the connection without an answer"
-    else:
-        what = f"cannot reach {host} ({_describe_cause(exc)})"
-    if reached and not options.resend_after_send:
-        return NetworkError(
-            f"{what}; not resent: the record may have arrived, and a survey mapping would send a second survey",
-            hint="check in CustomerGauge whether it arrived before you push it again",
-            maybe_delivered=True,
-        )
-    retried = f" after {options.retries} retries" if options.retries else ""
-    return NetworkError(what + retried)
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = exc
-    for _ in range(5):
-        nested = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
-        if isinstance(seen, MaxRetryError) and seen.reason is not None:
-            nested = seen.reason
-        if nested is None:
-            break
-        seen = nested
-    return seen
-
-
-def _describe_cause(error: BaseException | None) -> str:
-    if error is None:
-        return "unknown error"
-    cause = _root_cause(error)
-    text = str(cause)
-    errno_text = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
-    if errno_text:
-        return errno_text.group(1).strip().lower()
-    if isinstance(cause, ReadTimeoutError):
-        return "read timed out"
-    if isinstance(cause, ProtocolError):
-        return "connection closed without an answer"
-    return cause.__class__.__name__
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _body_excerpt(response: requests.Response, limit: int = 120) -> str:
-    text = " ".join(response.text.split())
-    if not text:
-        return "empty body"
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _message_suffix(response: requests.Response) -> str:
-    data = _json_or_none(response)
-    if isinstance(data, dict):
-        for key in ("message", "error_description", "error"):
-            if isinstance(data.get(key), str) and data[key]:
-                return f": {data[key]}"
-    if response.text.strip():
-        return f": {_body_excerpt(response)}"
-    return ""

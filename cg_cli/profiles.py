@@ -31,7 +31,7 @@ def profile_names(config_dir: Path) -> list[str]:
 
 def load_profile(config_dir: Path, name: str) -> dict[str, str]:
     path = profile_path(config_dir, name)
-    data = read_private_json(path) or {}
+    data = read_private_json(path, trusted_root=config_dir) or {}
     for key, value in data.items():
         if key not in PROFILE_KEYS or not isinstance(value, str):
             raise CorruptFileError(path, f"unexpected entry {key!r}")
@@ -40,7 +40,13 @@ def load_profile(config_dir: Path, name: str) -> dict[str, str]:
 
 def save_profile(config_dir: Path, name: str, data: dict[str, str]) -> Path:
     path = profile_path(config_dir, name)
-    write_private_json(path, {k: v for k, v in data.items() if k in PROFILE_KEYS and v})
+    try:
+        write_private_json(path, {k: v for k, v in data.items() if k in PROFILE_KEYS and v})
+    except OSError as exc:
+        raise UsageError(
+            f"cannot store the profile in {path.parent} ({exc.strerror or exc.__class__.__name__})",
+            hint="make the directory writable, or point CG_CONFIG_DIR somewhere writable",
+        ) from None
     return path
 
 

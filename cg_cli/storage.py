@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cg_cli.constants import ENV_CONFIG_DIR
 from cg_cli.errors import UsageError
 
 PRIVATE_FILE_MODE = 0o600
@@ -52,8 +53,43 @@ class CorruptFileError(UsageError):
         self.path = path
 
 
-def read_private_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object stored at `path`, None when there is no file."""
+class UnsafeFileError(UsageError):
+    """A credentials file or directory that someone else could have written (as ssh refuses)."""
+
+
+def check_private(path: Path, trusted_root: Path) -> None:
+    """Refuse `path`, and each directory up to `trusted_root`, if another user owns it or may write it."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # Windows: ACLs, not modes
+        return
+    uid = getuid()
+    for item in [path, *path.parents]:
+        try:
+            info = item.lstat()
+        except FileNotFoundError:
+            pass
+        else:
+            if info.st_uid != uid:
+                raise UnsafeFileError(
+                    f"{item} belongs to another user (uid {info.st_uid}): refusing to use credentials from it",
+                    hint=f"remove it, or point {ENV_CONFIG_DIR} at a directory of your own",
+                )
+            if info.st_mode & 0o022:
+                fix = f"chmod go-w {item}" if item.is_dir() else f"chmod 600 {item}"
+                raise UnsafeFileError(
+                    f"{item} can be written by other users (mode {info.st_mode & 0o777:04o}): "
+                    "refusing to use credentials from it",
+                    hint=f"{fix}, and check that nobody replaced what is in it",
+                )
+        if item == trusted_root:
+            return
+
+
+def read_private_json(path: Path, trusted_root: Path | None = None) -> dict[str, Any] | None:
+    """The JSON object stored at `path`, None when there is no file; with `trusted_root`,
+    only from a file and directories no one else could have written."""
+    if trusted_root is not None and path.exists():
+        check_private(path, trusted_root)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
