@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -428,18 +429,24 @@ class Sandbox:
         token_ttl: float = 3600.0,
         latency: float = 0.0,
         log_requests: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.state = SandboxState(
             client_id, client_secret, {m.reference: m for m in mappings}, token_ttl=token_ttl, latency=latency
         )
         self.mappings = tuple(mappings)
         self._server = _Server((host, port), self.state, log_requests)
+        if tls is not None:  # HTTPS as the real service speaks it (the tests give a throwaway CA's certificate)
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._tls = tls is not None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else host
+        if self._tls:
+            return f"https://localhost:{port}"  # the name the certificate is for
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}"
 

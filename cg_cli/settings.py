@@ -220,6 +220,11 @@ def load_settings(
     if options.profile is not None and not options.profile:
         raise UsageError("--profile needs a name", hint="for example --profile staging")
     config_dir = Path(early.pick(C.ENV_CONFIG_DIR).value or default_config_dir(environ))
+    if config_dir.exists() and not config_dir.is_dir():
+        raise UsageError(
+            f"the config dir {config_dir} is not a directory",
+            hint=f"point {C.ENV_CONFIG_DIR} at a directory (it is created if missing)",
+        )
     profile_data = load_profile(config_dir, profile.value or C.DEFAULT_PROFILE)
     layers = _Layers(early.environ, early.dotenv, profile_data)
 

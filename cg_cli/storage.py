@@ -92,7 +92,7 @@ def read_private_json(path: Path, trusted_root: Path | None = None) -> dict[str,
         check_private(path, trusted_root)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise CorruptFileError(path, exc.__class__.__name__) from None
