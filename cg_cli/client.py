@@ -198,9 +198,6 @@ class Http:
 
     def _read_answer(self, response: requests.Response) -> None:
         """The body, at most MAX_ANSWER bytes, all of it within --timeout of the headers."""
-        if response.headers.get("Content-Length") == "0":
-            response._content = b""
-            return
         deadline = time.monotonic() + self.options.timeout
         chunks: list[bytes] = []
         size = 0
@@ -216,6 +213,7 @@ class Http:
             if size > MAX_ANSWER or time.monotonic() > deadline:
                 response.close()
         response._content = b"".join(chunks)
+        response.raw.release_conn()  # keep-alive: the connection goes back to the pool for the next row
 
     def close(self) -> None:
         self.session.close()
