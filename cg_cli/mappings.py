@@ -211,7 +211,7 @@ class _HeadingIndex:
                     break
                 shared.update(posting[:budget])
                 budget -= len(posting)
-            candidates = [self.keys[i] for i, _ in shared.most_common(8)]
+            candidates = [self.keys[i] for i, _ in shared.most_common(4)]
         close = difflib.get_close_matches(folded, candidates, n=1, cutoff=0.6)
         return self.folded[close[0]] if close else None
 
