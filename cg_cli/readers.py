@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import json
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,12 +26,36 @@ RESERVED_COLUMNS = frozenset({ROW_COLUMN, ERROR_COLUMN, STATUS_COLUMN})
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
+CSV_FIELD_LIMIT = 16 << 20  # a cell may be large (the API takes 2 MB bodies): csv's own 128 KiB is too small
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
 @dataclass(frozen=True)
 class Row:
     number: int  # 1-based data row number (the CSV header is not a data row)
-    record: dict[str, Any]  # what would be sent: empty CSV cells left out
+    record: dict[str, Any]  # what would be sent: empty CSV cells left out, renames and --set applied
     original: list[str] | dict[str, Any] | str  # the row as read: CSV cells, a JSON object, or a bad line
     error: str | None = None  # the row could not be read as a record
+    line: int = 0  # the physical line where the row starts
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read an export: what the file is, and what to change in each record."""
+
+    file_format: str | None = None  # csv or jsonl; None: from the extension
+    delimiter: str | None = None  # None: detected from the header line
+    encoding: str | None = None  # None: UTF-8 (with or without BOM), or UTF-16 by its BOM
+    renames: Mapping[str, str] = field(default_factory=dict)  # input column → Field Heading
+    constants: Mapping[str, str] = field(default_factory=dict)  # --set: a field added to every record
+
+
+def parse_delimiter(text: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = named.get(text.lower(), text)
+    if len(value) != 1 or value in '"\r\n':
+        raise UsageError(f"--delimiter {text!r} is not one character", hint="for example ; or tab")
+    return value
 
 
 def detect_format(path: str, given: str | None) -> str:
@@ -48,31 +74,64 @@ def detect_format(path: str, given: str | None) -> str:
 class RecordFile:
     """An open CSV or JSONL file; iterate it for rows. Use as a context manager."""
 
-    def __init__(self, path: str, fmt: str | None = None) -> None:
+    def __init__(self, path: str, fmt: str | None = None, *, options: ReadOptions | None = None) -> None:
+        self.options = options or ReadOptions(file_format=fmt)
         self.path = path
-        self.format = detect_format(path, fmt)
-        self.header: list[str] | None = None
+        self.format = detect_format(path, fmt or self.options.file_format)
+        self.header: list[str] | None = None  # Field Headings, after renames
+        self.source_header: list[str] | None = None  # the columns as the file names them
+        self.delimiter = ","
+        self.encoding = "utf-8-sig"
         self._stream = self._open()
         self._csv: Any = None
         if self.format == "csv":
             self._read_header()
 
+    @property
+    def described(self) -> str:
+        """'semicolon-separated, UTF-16' for the pre-flight line."""
+        encoding = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16"}.get(self.encoding, self.encoding)
+        if self.format == "jsonl":
+            return f"JSONL, {encoding}"
+        return f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {encoding}"
+
     def _open(self) -> IO[str]:
         if self.path == "-":
             if sys.stdin is None:
                 raise UsageError("reading -: stdin is closed", hint="pipe the input in, or name a file")
-            return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-        path = Path(self.path)
-        check_readable_file(path, "input file")
-        try:
-            return path.open(encoding="utf-8-sig", newline="")
-        except PermissionError:
-            raise UsageError(f"{self.path}: permission denied") from None
-        except OSError as exc:
-            raise UsageError(f"{self.path}: cannot read ({exc.strerror})") from None
+            binary: Any = sys.stdin.buffer
+        else:
+            path = Path(self.path)
+            check_readable_file(path, "input file")
+            try:
+                binary = path.open("rb")
+            except PermissionError:
+                raise UsageError(f"{self.path}: permission denied") from None
+            except OSError as exc:
+                raise UsageError(f"{self.path}: cannot read ({exc.strerror})") from None
+        self.encoding = self._choose_encoding(binary)
+        return io.TextIOWrapper(binary, encoding=self.encoding, newline="")
+
+    def _choose_encoding(self, binary: Any) -> str:
+        given = self.options.encoding
+        if given:
+            try:
+                name = codecs.lookup(given).name
+            except LookupError:
+                raise UsageError(f"unknown encoding {given!r}", hint="for example cp1252, latin-1 or utf-16") from None
+            return "utf-8-sig" if name == "utf-8" else name
+        head = binary.peek(2)[:2] if hasattr(binary, "peek") else b""
+        return "utf-16" if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
 
     def _read_header(self) -> None:
-        self._csv = csv.reader(self._stream)
+        try:
+            first = self._stream.readline()
+        except UnicodeDecodeError:
+            self.close()
+            raise self._decode_error(1) from None
+        self.delimiter = self.options.delimiter or _sniff_delimiter(first)
+        self._csv = csv.reader(itertools.chain([first], self._stream), delimiter=self.delimiter)
+        csv.field_size_limit(CSV_FIELD_LIMIT)
         try:
             header = next(self._safe_csv_rows(), None)
         except UsageError:
@@ -81,16 +140,32 @@ class RecordFile:
         if header is None:
             self.close()
             raise UsageError(f"{self.path} is empty: expected a header row of Field Headings")
-        seen: set[str] = set()
-        for index, heading in enumerate(header, start=1):
+        renames = self.options.renames
+        renamed = [renames.get(h, h) for h in header]
+        seen: dict[str, str] = {}
+        for index, (source, heading) in enumerate(zip(header, renamed, strict=True), start=1):
             if not heading.strip():
                 self.close()
                 raise UsageError(f"{self.path}: column {index} of the header row has no heading")
             if heading in seen:
                 self.close()
-                raise UsageError(f"{self.path}: heading {heading!r} appears twice in the header row")
-            seen.add(heading)
-        self.header = header
+                both = f"{seen[heading]!r} and {source!r} both become" if source != heading else "heading"
+                raise UsageError(f"{self.path}: {both} {heading!r} appears twice in the header row")
+            seen[heading] = source
+        self.source_header = header
+        self.header = renamed
+
+    def _decode_error(self, line: int) -> UsageError:
+        where = ""
+        if self.path != "-":
+            found = first_undecodable_byte(Path(self.path), self.encoding)
+            if found is not None:
+                where, line = f" (byte {found[0]})", found[1]
+        encoding = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16"}.get(self.encoding, self.encoding)
+        return UsageError(
+            f"{self.path}: the row at line {line} cannot be read as {encoding}{where}",
+            hint="pass --encoding with the file's encoding (for example cp1252 or latin-1 for older Excel exports)",
+        )
 
     def _safe_csv_rows(self) -> Iterator[list[str]]:
         """csv.reader's rows without blank lines; decoding and NUL errors become usage errors."""
@@ -100,12 +175,12 @@ class RecordFile:
             except StopIteration:
                 return
             except UnicodeDecodeError:
-                raise UsageError(f"{self.path}: not UTF-8 text (near line {self._csv.line_num + 1})") from None
+                raise self._decode_error(self._csv.line_num + 1) from None
             except csv.Error as exc:
                 raise UsageError(f"{self.path}, line {self._csv.line_num}: {exc}") from None
             if any("\x00" in cell for cell in cells):
                 raise UsageError(
-                    f"{self.path}, line {self._csv.line_num}: contains a NUL byte (a binary or UTF-16 file?)"
+                    f"{self.path}, line {self._csv.line_num}: contains a NUL byte (a binary file, or pass --encoding?)"
                 )
             if cells:  # csv.reader gives [] for a blank line
                 yield cells
@@ -116,29 +191,40 @@ class RecordFile:
     def _csv_rows(self) -> Iterator[Row]:
         assert self.header is not None
         header = self.header
+        constants = dict(self.options.constants)
+        line = self._csv.line_num + 1
         for number, cells in enumerate(self._safe_csv_rows(), start=1):
             if len(cells) != len(header):
                 error = f"row has {len(cells)} cells but the header has {len(header)}"
-                yield Row(number, {}, cells, error)
-                continue
-            record = {k: v for k, v in zip(header, cells, strict=True) if v != "" and k not in RESERVED_COLUMNS}
-            yield Row(number, record, cells)
+                yield Row(number, {}, cells, error, line)
+            else:
+                record = {k: v for k, v in zip(header, cells, strict=True) if v != "" and k not in RESERVED_COLUMNS}
+                if constants:
+                    record.update(constants)
+                yield Row(number, record, cells, None, line)
+            line = self._csv.line_num + 1
 
     def _jsonl_rows(self) -> Iterator[Row]:
         number = 0
         line_number = 0
+        renames, constants = self.options.renames, dict(self.options.constants)
         while True:
             try:
                 line = self._stream.readline()
             except UnicodeDecodeError:
-                raise UsageError(f"{self.path}: not UTF-8 text (near line {line_number + 1})") from None
+                raise self._decode_error(line_number + 1) from None
             if not line:
                 return
             line_number += 1
             if not line.strip():
                 continue
             number += 1
-            yield _jsonl_row(number, line_number, line.strip())
+            row = _jsonl_row(number, line_number, line.strip())
+            if row.error is None and (renames or constants):
+                record = {renames.get(k, k): v for k, v in row.record.items()}
+                record.update(constants)
+                row = Row(row.number, record, row.original, None, row.line)
+            yield row
 
     def estimated_rows(self) -> int | None:
         """Data rows, counted as lines (a quoted cell with a newline counts twice); None for stdin."""
@@ -159,15 +245,43 @@ class RecordFile:
         self.close()
 
 
+def _sniff_delimiter(header_line: str) -> str:
+    """The candidate that occurs most often outside quotes in the header line; a comma on a tie."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(counts, key=lambda c: (counts[c], c == ","))
+    return best if counts[best] else ","
+
+
+def first_undecodable_byte(path: Path, encoding: str) -> tuple[int, int] | None:
+    """(byte offset, line) where decoding `path` first fails: found again on the error path only."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset, lines = 0, 1
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 16):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return offset + exc.start, lines + chunk[: exc.start].count(b"\n")
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    return None
+
+
 def _jsonl_row(number: int, line_number: int, line: str) -> Row:
     try:
         data = strict_json_loads(line)
     except json.JSONDecodeError as exc:
-        return Row(number, {}, line, f"line {line_number}: invalid JSON at column {exc.colno}: {exc.msg}")
+        return Row(number, {}, line, f"line {line_number}: invalid JSON at column {exc.colno}: {exc.msg}", line_number)
     except JsonValueError as exc:
-        return Row(number, {}, line, f"line {line_number}: {exc}")
+        return Row(number, {}, line, f"line {line_number}: {exc}", line_number)
     except RecursionError:
-        return Row(number, {}, line, f"line {line_number}: JSON nested too deeply")
+        return Row(number, {}, line, f"line {line_number}: JSON nested too deeply", line_number)
     if not isinstance(data, dict):
-        return Row(number, {}, line, f"line {line_number}: expected a JSON object")
-    return Row(number, {k: v for k, v in data.items() if k not in RESERVED_COLUMNS}, data)
+        return Row(number, {}, line, f"line {line_number}: expected a JSON object", line_number)
+    return Row(number, {k: v for k, v in data.items() if k not in RESERVED_COLUMNS}, data, None, line_number)

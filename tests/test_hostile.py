@@ -149,10 +149,14 @@ CASES: dict[str, Case] = {
         ["records", "import", "a.csv", "-c", "r", *DRY], "NUL byte", setup=[write("a.csv", b"A\n\x00\n")]
     ),
     "CSV invalid UTF-8": Case(
-        ["records", "import", "a.csv", "-c", "r", *DRY], "not UTF-8", setup=[write("a.csv", b"A\n\xff\xfe\xfd\n")]
+        ["records", "import", "a.csv", "-c", "r", *DRY],
+        "row at line 2 cannot be read as UTF-8 (byte 2)",
+        setup=[write("a.csv", b"A\n\xff\xfe\xfd\n")],
     ),
-    "CSV UTF-16": Case(
-        ["records", "import", "a.csv", "-c", "r", *DRY], "a.csv", setup=[write("a.csv", "A,B\n1,2\n".encode("utf-16"))]
+    "CSV UTF-16 without a BOM": Case(
+        ["records", "import", "a.csv", "-c", "r", *DRY],
+        "NUL byte",
+        setup=[write("a.csv", "A,B\n1,2\n".encode("utf-16-le"))],
     ),
     "import a FIFO": Case(["records", "import", "p.csv", "-c", "r", *DRY], "not a regular file", setup=[fifo("p.csv")]),
     "import a directory": Case(

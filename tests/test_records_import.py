@@ -261,7 +261,7 @@ def test_survey_rows_are_not_resent_and_not_resumed(cg, server) -> None:
         ("A,B,A\n", "a.csv", "heading 'A' appears twice"),
         ("Account Name\nx\n", "a.txt", "cannot tell the format"),
         (b"Account Name\nA\x00B\n", "a.csv", "line 2: contains a NUL byte"),
-        (b"Account Name\n\xff\xfe\n", "a.csv", "not UTF-8"),
+        (b"Account Name\n\xff\xfe\n", "a.csv", "cannot be read as UTF-8 (byte 13)"),
     ],
 )
 def test_bad_files_exit_2(cg, server, content: str | bytes, name: str, expected: str) -> None:
