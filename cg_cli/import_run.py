@@ -13,10 +13,11 @@ import hashlib
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cg_cli.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
 from cg_cli.errors import CheckFailed, ExitCode, ImportEnded, UsageError
 from cg_cli.failed_file import FailedFile, default_failed_path
 from cg_cli.importer import Importer, ImportResult, Progress, Sender, summary_json
@@ -30,8 +31,9 @@ from cg_cli.journal import (
     remove_regular_file,
     row_digest,
 )
-from cg_cli.mappings import check_header
-from cg_cli.readers import RecordFile
+from cg_cli.mappings import Problem, check_fields, check_header
+from cg_cli.readers import ReadOptions, RecordFile
+from cg_cli.results_file import ResultsFile
 
 if TYPE_CHECKING:
     from cg_cli.targets import Target
@@ -43,8 +45,10 @@ SIGNAL_EXIT_CODES = {"SIGINT": ExitCode.INTERRUPTED, "SIGTERM": ExitCode.TERMINA
 class ImportRequest:
     file: str
     target: Target
-    file_format: str | None = None
+    read: ReadOptions = field(default_factory=ReadOptions)
     check: bool = True  # --no-check turns the mapping checks off
+    duplicates: DuplicatePolicy = DuplicatePolicy.ORDERED
+    results_path: Path | None = None
     workers: int = 4
     rate: float | None = None
     failed_path: Path | None = None
@@ -79,6 +83,7 @@ class ImportRun:
         self._progress_factory = progress
         self._notice = notice
         self._importer: Importer | None = None
+        self._duplicate_report: DuplicateReport | None = None
         self._progress: Progress | None = None
         self._early_stop: str | None = None
 
@@ -95,17 +100,56 @@ class ImportRun:
             raise UsageError("give --resume or --restart, not both")
         if request.rate is not None and not (math.isfinite(request.rate) and request.rate > 0):
             raise UsageError(f"--rate must be a number of requests per second above 0, not {request.rate}")
-        with RecordFile(request.file, request.file_format) as records:
+        if request.file == "-" and request.duplicates != DuplicatePolicy.ORDERED:
+            raise UsageError(
+                f"--duplicates {request.duplicates} needs the whole file before sending; stdin cannot be read twice",
+                hint="write the input to a file first, or use --duplicates ordered",
+            )
+        with RecordFile(request.file, options=request.read) as records:
             self._check_header(records)
-            if request.dry_run:
-                return self._dry_run(records)
-            return self._import(records)
+            duplicates = self._preflight(records)
+            try:
+                if request.dry_run:
+                    return self._dry_run(records)
+                return self._import(records, duplicates)
+            finally:
+                if duplicates is not None:
+                    duplicates.close()
+
+    def _preflight(self, records: RecordFile) -> DuplicateIndex | None:
+        """One line on how the file is read and which identity keys repeat; refuse them if asked."""
+        request = self.request
+        if request.file == "-":
+            self._notice(f"reading stdin: {records.described}")
+            return None
+        index = DuplicateIndex(request.target.mapping.type if request.target.mapping else None)
+        with RecordFile(request.file, options=request.read) as again:
+            report = index.build(again)
+        self._duplicate_report = report
+        what = "; rows sharing a key are sent in file order" if report.keys else ""
+        if request.duplicates == DuplicatePolicy.LAST and report.keys:
+            what = "; only the last row of each is sent"
+        self._notice(f"reading {request.file}: {records.described}; {report.describe()}{what}")
+        if request.duplicates == DuplicatePolicy.ERROR and report.keys:
+            index.close()
+            problems = [
+                Problem(r.rows[0], r.key, f"also on rows {', '.join(map(str, r.rows[1:]))}") for r in report.first
+            ]
+            raise CheckFailed(
+                f"{report.keys} identity key(s) repeat in {request.file} (--duplicates error); nothing was sent",
+                problems,
+            )
+        return index
 
     def _check_header(self, records: RecordFile) -> None:
         mapping = self.request.target.mapping
         if mapping is None or records.header is None or not self.request.check:
             return
-        problems = check_header(mapping, records.header)
+        problems = check_header(mapping, records.header, records.source_header)
+        constants = list(self.request.read.constants)
+        problems += [
+            Problem(p.row, f"{p.field} (--set)", p.problem, p.suggestion) for p in check_fields(mapping, constants)
+        ]
         if problems:
             raise CheckFailed(
                 f"the header of {self.request.file} has {len(problems)} column(s) the mapping does not know; "
@@ -152,7 +196,7 @@ class ImportRun:
             raise ImportEnded(f"dry run of {self.request.file}: {line}", ExitCode.VALIDATION, summary)
         return ImportReport(f"Dry run of {self.request.file}: {line}.", summary)
 
-    def _import(self, records: RecordFile) -> ImportReport:
+    def _import(self, records: RecordFile, duplicates: DuplicateIndex | None) -> ImportReport:
         request = self.request
         journal = Journal(
             request.journal_path or default_journal_path(request.file),
@@ -164,7 +208,8 @@ class ImportRun:
         resuming = self._start_journal(journal)
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
-        failed = FailedFile(failed_path, records.format, records.header, append=resuming)
+        failed = FailedFile(failed_path, records.format, records.source_header, append=resuming)
+        results = ResultsFile(request.results_path) if request.results_path else None
         try:
             fingerprint = input_fingerprint(request.file)
             if resuming:
@@ -177,6 +222,10 @@ class ImportRun:
                 resume=resuming,
                 sends_surveys=request.target.sends_surveys,
                 on_changed_input=self._changed_during_run if request.file == "-" else None,
+                results=results,
+                superseded=duplicates.superseded
+                if duplicates is not None and request.duplicates == DuplicatePolicy.LAST
+                else None,
             )
             try:
                 result = self._execute(importer)
@@ -186,6 +235,8 @@ class ImportRun:
             return self._outcome(result, journal, failed_path)
         finally:
             failed.close()
+            if results is not None:
+                results.close()
             # A journal that cannot take its last commit: the run already stopped over it, or those rows
             # are simply sent again on --resume.
             with contextlib.suppress(JournalError):
@@ -215,7 +266,7 @@ class ImportRun:
         """Before sending: how many journaled rows the input no longer holds as they were."""
         if fingerprint is None or fingerprint == journal.input_fingerprint():
             return  # stdin cannot be read twice: a changed row is named when the run reaches it
-        changed = count_changed_rows(journal, self.request.file, self.request.file_format)
+        changed = count_changed_rows(journal, self.request.file, self.request.read)
         if changed:
             self._notice(
                 f"{self.request.file} changed since the journal was written: {changed} journaled row(s) "
@@ -244,6 +295,8 @@ class ImportRun:
             "journal": str(journal.path),
             "stopped_by": result.stopped_by.message if result.stopped_by else None,
         }
+        if self._duplicate_report is not None:
+            summary["duplicate_keys"] = self._duplicate_report.keys
         line = progress_line(result)
         resume_hint = f"rerun the same command with --resume to continue (journal {journal.path})"
         if result.stop_signal is not None:
@@ -279,6 +332,10 @@ def progress_line(result: ImportResult) -> str:
     earlier = ""
     if stats.skipped:
         earlier = f", {stats.skipped} skipped (done before: {stats.sent_earlier} sent, {stats.failed_earlier} failed)"
+    if stats.unchanged:
+        earlier += f", {stats.unchanged} unchanged"
+    if stats.superseded:
+        earlier += f", {stats.superseded} superseded (a later row has the same key)"
     return (
         f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, {stats.rows_per_second:.0f} rows/s"
     )
@@ -297,11 +354,11 @@ def input_fingerprint(path: str) -> str | None:
     return f"{info.st_size}:{info.st_mtime_ns}:{head}"
 
 
-def count_changed_rows(journal: Journal, path: str, file_format: str | None) -> int:
+def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> int:
     """Journaled final rows that the input no longer holds with the same content at the same row."""
     final = journal.count(SENT) + journal.count(FAILED)
     matched = 0
-    with RecordFile(path, file_format) as records:
+    with RecordFile(path, options=read) as records:
         for row in records:
             previous = journal.previous(row.number)
             if previous is not None and previous[1] in (SENT, FAILED) and previous[0] == row_digest(row):

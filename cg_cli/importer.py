@@ -1,9 +1,10 @@
 """The bulk runner behind `records import`: many rows, a few workers, nothing lost.
 
-Every row ends as sent, failed (failed file + journal) or not attempted
-(resumable). The main thread reads rows and records outcomes in the journal
-and the failed file; workers only send (and, for survey mappings, durably
-mark a row in flight before its request leaves).
+Every row ends as sent, failed (failed file + journal), skipped (done before,
+unchanged, superseded) or not attempted (resumable). The main thread reads rows,
+keeps rows that share an identity key in file order (one in flight at a time),
+and records outcomes in input order; workers only send (and, for survey
+mappings, durably mark a row in flight before its request leaves).
 """
 
 from __future__ import annotations
@@ -12,22 +13,28 @@ import json
 import queue
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
+from cg_cli import results_file as status
 from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
 from cg_cli.failed_file import FailedFile
+from cg_cli.import_stats import ImportResult, ImportStats, summary_json
 from cg_cli.journal import FAILED, IN_FLIGHT, SENT, Journal, row_digest
-from cg_cli.mappings import Mapping, Problem, check_fields, check_values
+from cg_cli.mappings import Mapping, check_fields, check_values, identity_keys
 from cg_cli.readers import Row
 from cg_cli.records import RecordBody
+from cg_cli.results_file import ResultsFile
 
 MAX_KEPT_PROBLEMS = 20
+MAX_BODY = 2_000_000  # CustomerGauge documents a 2 MB limit for API data
 MAYBE_ARRIVED = (
     "may have arrived: the run was killed while this survey row was in flight; "
     "check in CustomerGauge before you send it again"
 )
+__all__ = ["ImportResult", "ImportStats", "Importer", "summary_json"]
 
 
 class Sender(Protocol):
@@ -42,50 +49,12 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
-class ImportStats:
-    sent: int = 0
-    failed: int = 0
-    sent_earlier: int = 0  # --resume: accepted by an earlier run, skipped
-    failed_earlier: int = 0  # --resume: failed for good in an earlier run, skipped (still not accepted)
-    valid: int = 0  # dry run: rows that would be sent
-    changed: int = 0  # --resume: journaled rows whose content no longer matches (sent as new)
-    maybe_arrived: int = 0  # --resume: survey rows in flight when a run was killed; reported, not sent
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
+class State(Protocol):
+    """What the service already holds (`--state`): unchanged rows are not sent again."""
 
-    @property
-    def skipped(self) -> int:
-        return self.sent_earlier + self.failed_earlier
+    def unchanged(self, key: str, digest: bytes) -> bool: ...
 
-    @property
-    def done(self) -> int:
-        return self.sent + self.failed + self.skipped + self.valid
-
-    @property
-    def elapsed(self) -> float:
-        return (self.finished or time.monotonic()) - self.started
-
-    @property
-    def rows_per_second(self) -> float:
-        return (self.sent + self.failed + self.valid) / self.elapsed if self.elapsed > 0 else 0.0
-
-
-@dataclass
-class ImportResult:
-    stats: ImportStats
-    stopped_by: CgError | None = None  # the service stayed down, credentials were refused, a disk filled
-    stop_signal: str | None = None  # "SIGINT" or "SIGTERM": stopped on request, resumable
-    problems: list[Problem] = field(default_factory=list)  # the first few, for a dry run
-
-    @property
-    def interrupted(self) -> bool:
-        return self.stop_signal is not None
-
-    @property
-    def complete(self) -> bool:
-        """Every row of the input was read and reached a final state (in this run or an earlier one)."""
-        return self.stopped_by is None and self.stop_signal is None
+    def remember(self, key: str, digest: bytes) -> None: ...
 
 
 class RateLimiter:
@@ -113,14 +82,18 @@ class RateLimiter:
 class _Job:
     row: Row
     digest: bytes
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class _Outcome:
     job: _Job
-    error: str | None = None  # the row failed for good
-    stop: CgError | None = None  # the run must stop; the row stays unattempted
-    unattempted: bool = False  # never sent: the run was stopping when its turn came
+    status: str  # results_file: sent, failed, skipped, unchanged, superseded, not-sent; or "valid" (dry run)
+    error: str | None = None
+    stop: CgError | None = None  # the run must stop (the service is down, credentials refused)
+
+
+VALID = "valid"
 
 
 class Importer:
@@ -134,8 +107,11 @@ class Importer:
         new_sender: Callable[[], Sender],
         journal: Journal | None = None,
         failed: FailedFile | None = None,
+        results: ResultsFile | None = None,
         resume: bool = False,
         sends_surveys: bool = False,
+        superseded: Callable[[int], bool] | None = None,
+        state: State | None = None,
         workers: int = 4,
         rate: float | None = None,
         dry_run: bool = False,
@@ -145,13 +121,17 @@ class Importer:
         self._rows = rows
         self._reference = reference
         self._mapping = mapping
+        self._mapping_type = mapping.type if mapping is not None else None
         self._check_unknown_fields = check_unknown_fields
         self._new_sender = new_sender
         self._journal = journal
         self._failed = failed
+        self._results = results
         self._resume = resume and journal is not None
         # Survey rows are marked in flight before they leave: at most once, even across a hard kill.
         self._mark_in_flight = sends_surveys and journal is not None and not dry_run
+        self._superseded = superseded
+        self._state = state
         self._workers = workers
         self._limiter = RateLimiter(rate)
         self._dry_run = dry_run
@@ -161,6 +141,16 @@ class Importer:
         self._local = threading.local()
         self._senders: list[Sender] = []
         self._senders_lock = threading.Lock()
+        self._todo: queue.Queue[_Job | None] = queue.Queue(maxsize=2 * workers)
+        self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        self._pending = 0  # jobs given to the workers, outcome not yet back
+        self._busy: Counter[str] = Counter()  # identity keys with a row in flight
+        self._blocked: deque[_Job] = deque()  # rows waiting for an earlier row with the same key
+        self._blocked_keys: Counter[str] = Counter()
+        self._ready: deque[_Job] = deque()  # released from `_blocked`, to be given to the workers
+        self._done: dict[int, _Outcome] = {}  # outcomes waiting for an earlier row's, to be recorded in order
+        self._next_row = 1
+        self._room = 64 * workers + 256  # rows held back (blocked or out of order) before reading pauses
         self.result = ImportResult(ImportStats())
 
     def request_stop(self, signal_name: str = "SIGINT") -> None:
@@ -172,119 +162,153 @@ class Importer:
             self.result.stop_signal = signal_name
         self._stop.set()
 
+    # -- the main thread -----------------------------------------------------------
+
     def run(self) -> ImportResult:
-        """Read rows on this thread, send them on the workers, record outcomes here."""
-        todo: queue.Queue[_Job | None] = queue.Queue(maxsize=2 * self._workers)
-        outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        """Read rows on this thread, send them on the workers, record outcomes here, in input order."""
         workers = [
-            threading.Thread(target=self._work, args=(todo, outcomes), name=f"cg-import-{n}", daemon=True)
+            threading.Thread(target=self._work, name=f"cg-import-{n}", daemon=True)
             for n in range(self._workers if not self._dry_run else 0)
         ]
         for worker in workers:
             worker.start()
-        pending = 0
         failure: BaseException | None = None
         try:
             for row in self._rows:
                 if self._stop.is_set():
                     break
-                job = self._job(row)
-                if job is None:
-                    continue
-                problem = self._local_problem(row)
-                if problem is not None:
-                    self._finish(_Outcome(job, error=problem))
-                elif self._dry_run:
-                    self.result.stats.valid += 1
-                    self._report()
-                else:
-                    while not self._stop.is_set():
-                        try:
-                            todo.put(job, timeout=0.2)
-                        except queue.Full:
-                            pending -= self._drain(outcomes, wait=True)
-                        else:
-                            pending += 1
-                            break
-                    pending -= self._drain(outcomes, wait=False)
+                self._take(row)
+                self._push_ready()
+                while len(self._blocked) + len(self._done) > self._room and not self._stop.is_set():
+                    self._drain(wait=True)
+                    self._push_ready()
         except BaseException as exc:  # the input broke off (or a bug): record what was sent, then raise
             failure = exc
             self._stop.set()
+        while self._pending or self._blocked or self._ready:
+            if self._stop.is_set():
+                self._give_up_waiting_rows()
+            self._push_ready()
+            if self._pending:
+                self._drain(wait=True)
         for _ in workers:
-            todo.put(None)
-        while pending:
-            pending -= self._drain(outcomes, wait=True)
+            self._todo.put(None)
         for worker in workers:
             worker.join()
         for sender in self._senders:
             sender.close()
+        self._flush_in_order(final=True)
         self.result.stats.finished = time.monotonic()
         self._report()
         if failure is not None:
             raise failure
         return self.result
 
+    def _take(self, row: Row) -> None:
+        job = self._job(row)
+        if job is None:
+            return
+        problem = self._local_problem(row)
+        if problem is not None:
+            self._finish(_Outcome(job, status.FAILED, problem))
+        elif self._superseded is not None and self._superseded(row.number):
+            self._finish(_Outcome(job, status.SUPERSEDED, "a later row has the same identity key"))
+        elif self._state is not None and job.keys and self._state.unchanged(job.keys[0], job.digest):
+            self._finish(_Outcome(job, status.UNCHANGED))
+        elif self._dry_run:
+            self._finish(_Outcome(job, VALID))
+        elif any(self._busy[k] or self._blocked_keys[k] for k in job.keys):
+            self._blocked.append(job)  # an earlier row with this key is on its way: this one waits its turn
+            self._blocked_keys.update(job.keys)
+        else:
+            self._busy.update(job.keys)
+            self._ready.append(job)
+
     def _job(self, row: Row) -> _Job | None:
-        """The row with its digest; None when an earlier run already brought it to a final state."""
+        """The row with its digest and keys; None when an earlier run brought it to a final state."""
+        keys = identity_keys(self._mapping_type, row.record) if row.error is None else ()
         journal = self._journal
-        if journal is None:
-            return _Job(row, b"")
-        digest = row_digest(row)
-        if not self._resume:
-            return _Job(row, digest)
+        if journal is None and self._state is None:
+            return _Job(row, b"", keys)
+        job = _Job(row, row_digest(row), keys)
+        if not self._resume or journal is None:
+            return job
         previous = journal.previous(row.number)
         if previous is None:
-            return _Job(row, digest)
-        stats = self.result.stats
-        previous_digest, status = previous
-        if previous_digest != digest:
-            stats.changed += 1
-            if stats.changed == 1 and self._on_changed_input is not None:
+            return job
+        previous_digest, earlier = previous
+        if previous_digest != job.digest:
+            self.result.stats.changed += 1
+            if self.result.stats.changed == 1 and self._on_changed_input is not None:
                 self._on_changed_input(row.number)
-            return _Job(row, digest)
-        if status == SENT:
-            stats.sent_earlier += 1
-        elif status == FAILED:
-            stats.failed_earlier += 1
-        elif status == IN_FLIGHT:
+            return job
+        if earlier == IN_FLIGHT:
             # In flight when a run was killed: it may have arrived. Report it; never send it twice.
-            stats.maybe_arrived += 1
-            self._finish(_Outcome(_Job(row, digest), error=MAYBE_ARRIVED))
-            return None
-        self._report()
+            self.result.stats.maybe_arrived += 1
+            self._finish(_Outcome(job, status.FAILED, MAYBE_ARRIVED))
+        else:
+            self._finish(_Outcome(job, status.SKIPPED, "sent earlier" if earlier == SENT else "failed earlier"))
         return None
 
-    def _work(self, todo: queue.Queue[_Job | None], outcomes: queue.SimpleQueue[_Outcome]) -> None:
-        while (job := todo.get()) is not None:
+    def _push_ready(self) -> None:
+        """Give released rows to the workers; while the queue is full, record outcomes instead."""
+        while self._ready and not self._stop.is_set():
             try:
-                outcome = self._send(job)
-            except CgError as exc:  # the journal could not take the in-flight mark: the row did not leave
-                outcome = _Outcome(job, stop=exc, unattempted=True)
-            except Exception as exc:  # a bug must stop the run, not leave the reader waiting for this row
-                outcome = _Outcome(job, stop=CgError(f"internal error sending row {job.row.number}: {exc!r}"))
-            outcomes.put(outcome)
+                self._todo.put(self._ready[0], timeout=0.2)
+            except queue.Full:
+                self._drain(wait=True)
+            else:
+                self._ready.popleft()
+                self._pending += 1
+                self._drain(wait=False)
 
-    def _drain(self, outcomes: queue.SimpleQueue[_Outcome], *, wait: bool) -> int:
-        """Record the outcomes that are ready (waiting briefly for one if asked); how many."""
+    def _drain(self, *, wait: bool) -> None:
+        """Take the outcomes that are ready (waiting briefly for one if asked)."""
         count = 0
         while True:
             try:
-                outcome = outcomes.get(block=wait and count == 0, timeout=0.2)
+                outcome = self._outcomes.get(block=wait and count == 0, timeout=0.2)
             except queue.Empty:
-                self._commit(now=count > 0)
-                return count
+                break
+            self._pending -= 1
+            self._busy.subtract(outcome.job.keys)
             self._finish(outcome)
             count += 1
+        if count:
+            self._release_blocked()
+        self._commit(now=count > 0)
+
+    def _release_blocked(self) -> None:
+        """Rows whose keys are free again move on, in file order; a row still blocked holds its keys."""
+        claimed: set[str] = set()
+        still: deque[_Job] = deque()
+        for job in self._blocked:
+            if any(self._busy[k] for k in job.keys) or claimed.intersection(job.keys):
+                claimed.update(job.keys)
+                still.append(job)
+            else:
+                self._blocked_keys.subtract(job.keys)
+                self._busy.update(job.keys)
+                self._ready.append(job)
+        self._blocked = still
+
+    def _give_up_waiting_rows(self) -> None:
+        """Stopping: rows not yet given to a worker are not sent (resumable)."""
+        for job in (*self._blocked, *self._ready):
+            self._finish(_Outcome(job, status.NOT_SENT))
+        for job in self._ready:
+            self._busy.subtract(job.keys)
+        self._blocked.clear()
+        self._blocked_keys.clear()
+        self._ready.clear()
 
     def _commit(self, *, now: bool) -> None:
         """Outcomes reach the journal's file as soon as they are known: a kill then loses only rows in flight."""
-        if self._journal is None:
-            return
         try:
-            if now:
-                self._journal.commit()
-            else:
-                self._journal.commit_if_due()
+            if self._results is not None and now:
+                self._results.flush()
+            if self._journal is not None:
+                self._journal.commit() if now else self._journal.commit_if_due()
         except CgError as exc:
             self._stop_with(exc)
 
@@ -300,32 +324,64 @@ class Importer:
             self.result.problems.extend(problems[: MAX_KEPT_PROBLEMS - len(self.result.problems)])
         return "; ".join(f"{p.field}: {p.problem}" if p.field else p.problem for p in problems)
 
+    # -- recording, in input order ------------------------------------------------------
+
     def _finish(self, outcome: _Outcome) -> None:
-        """Record one outcome; a journal or failed file that cannot be written stops the run cleanly."""
-        try:
-            self._record(outcome)
-        except CgError as exc:
-            self._stop_with(exc)
-        self._report()
+        self._done[outcome.job.row.number] = outcome
+        self._flush_in_order()
+
+    def _flush_in_order(self, *, final: bool = False) -> None:
+        while self._done:
+            outcome = self._done.pop(self._next_row, None)
+            if outcome is None:
+                if not final:
+                    return
+                self._next_row = min(self._done)  # only after a bug or a broken input: record the rest
+                continue
+            self._next_row += 1
+            try:
+                self._record(outcome)
+            except CgError as exc:  # a journal, failed or results file that cannot be written
+                self._stop_with(exc)
+            self._report()
 
     def _record(self, outcome: _Outcome) -> None:
         stats, journal, job = self.result.stats, self._journal, outcome.job
-        if outcome.stop is not None or outcome.unattempted:
-            if outcome.stop is not None:
-                self._stop_with(outcome.stop)
+        number = job.row.number
+        kind = outcome.status
+        if outcome.stop is not None:
+            self._stop_with(outcome.stop)
+            kind = status.NOT_SENT
+        if kind == status.NOT_SENT:
             if self._mark_in_flight and journal is not None:
-                journal.forget(job.row.number)  # it never left: a resume sends it
-            return
-        if outcome.error is not None:
+                journal.forget(number)  # it never left: a resume sends it
+        elif kind == status.FAILED:
             if self._failed is not None:
-                self._failed.write(job.row, outcome.error)
+                self._failed.write(job.row, outcome.error or "")
             stats.failed += 1
-            status = FAILED
-        else:
+            if len(self.result.failures) < MAX_KEPT_PROBLEMS:
+                self.result.failures.append((number, job.row.line, outcome.error or ""))
+            if journal is not None and not self._dry_run:
+                journal.record(number, job.digest, FAILED)
+        elif kind == status.SENT:
             stats.sent += 1
-            status = SENT
-        if journal is not None and not self._dry_run:
-            journal.record(job.row.number, job.digest, status)
+            if journal is not None:
+                journal.record(number, job.digest, SENT)
+            if self._state is not None and job.keys:
+                self._state.remember(job.keys[0], job.digest)
+        elif kind == status.SKIPPED:
+            if outcome.error == "sent earlier":
+                stats.sent_earlier += 1
+            else:
+                stats.failed_earlier += 1
+        elif kind == status.UNCHANGED:
+            stats.unchanged += 1
+        elif kind == status.SUPERSEDED:
+            stats.superseded += 1
+        elif kind == VALID:
+            stats.valid += 1
+        if self._results is not None and kind != VALID:
+            self._results.write(number, kind, outcome.error)
 
     def _stop_with(self, error: CgError) -> None:
         if self.result.stopped_by is None:
@@ -335,6 +391,19 @@ class Importer:
     def _report(self) -> None:
         if self._progress is not None:
             self._progress.update(self.result.stats)
+
+    # -- the workers ------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while (job := self._todo.get()) is not None:
+            try:
+                outcome = self._send(job)
+            except CgError as exc:  # the journal could not take the in-flight mark: the row did not leave
+                outcome = _Outcome(job, status.NOT_SENT, stop=exc)
+            except Exception as exc:  # a bug must stop the run, not leave the reader waiting for this row
+                error = CgError(f"internal error sending row {job.row.number}: {exc!r}")
+                outcome = _Outcome(job, status.NOT_SENT, stop=error)
+            self._outcomes.put(outcome)
 
     def _sender(self) -> Sender:
         sender: Sender | None = getattr(self._local, "sender", None)
@@ -347,37 +416,23 @@ class Importer:
 
     def _send(self, job: _Job) -> _Outcome:
         if not self._limiter.wait(self._stop):
-            return _Outcome(job, unattempted=True)
+            return _Outcome(job, status.NOT_SENT)
         body = RecordBody(self._reference, job.row.record)
         payload = body.encode()
+        if len(payload) > MAX_BODY:
+            size = f"{len(payload) / 1_000_000:.1f} MB"
+            return _Outcome(job, status.FAILED, f"the record is {size}; the API takes at most 2 MB: not sent")
         if self._mark_in_flight:
             assert self._journal is not None
             self._journal.mark_in_flight(job.row.number, job.digest)
         try:
             self._sender().put(body.content_type, payload)
         except ApiValidationError as exc:
-            return _Outcome(job, error=f"422 {exc.message} {json.dumps(exc.errors, ensure_ascii=False)}")
+            return _Outcome(job, status.FAILED, f"422 {exc.message} {json.dumps(exc.errors, ensure_ascii=False)}")
         except NetworkError as exc:
             if exc.maybe_delivered or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
-                return _Outcome(job, error=exc.message)
-            return _Outcome(job, stop=exc)
+                return _Outcome(job, status.FAILED, exc.message)
+            return _Outcome(job, status.NOT_SENT, stop=exc)
         except AuthError as exc:
-            return _Outcome(job, stop=exc)
-        return _Outcome(job)
-
-
-def summary_json(result: ImportResult) -> dict[str, Any]:
-    """The counts of a run, as the JSON summary and the job summary show them."""
-    stats = result.stats
-    return {
-        "sent": stats.sent,
-        "failed": stats.failed,
-        "skipped": stats.skipped,
-        "sent_earlier": stats.sent_earlier,
-        "failed_earlier": stats.failed_earlier,
-        "changed_since_journal": stats.changed,
-        "maybe_arrived": stats.maybe_arrived,
-        "elapsed_seconds": round(stats.elapsed, 3),
-        "rows_per_second": round(stats.rows_per_second, 1),
-        "interrupted": result.interrupted,
-    }
+            return _Outcome(job, status.NOT_SENT, stop=exc)
+        return _Outcome(job, status.SENT)

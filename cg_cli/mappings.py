@@ -25,9 +25,17 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 # Types whose push can send a survey: never resent once it may have arrived.
 SURVEY_TYPES = frozenset({"multi-object", "survey-response"})
+# How CustomerGauge matches a record it updates: Accounts by Account Name, the others by Email, else Phone.
+IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "account": ("Account Name",),
+    "contact": ("Email", "Phone"),
+    "multi-object": ("Email", "Phone"),
+    "survey-response": ("Email", "Phone"),
+}
+DOCUMENTED_KEYS = ("Account Name", "Email", "Phone")
 NOT_IN_MAPPING = "not in mapping — the API would drop it silently"
 _PHONE = re.compile(r"[0-9 ()+\-]*")
-_KEYS = ("reference", "type", "fields")
+_KEYS = ("reference", "type", "fields", "columns")
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Mapping:
     reference: str
     type: str
     fields: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...] = ()  # [name.columns]: input column → Field Heading
 
     @property
     def required_groups(self) -> tuple[tuple[str, ...], ...]:
@@ -136,6 +145,11 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
             if heading in seen:
                 raise fail(name, "fields", f"duplicate heading {heading!r}")
             seen.add(heading)
+        columns = table.get("columns", {})
+        if not isinstance(columns, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in columns.items()
+        ):
+            raise fail(name, "columns", 'columns maps input columns to Field Headings: "Company" = "Account Name"')
         twin = next((m for m in mappings.values() if m.reference == reference and m.type != kind), None)
         if twin is not None:
             # Which type a push to this reference has would depend on the order: a survey could be resent.
@@ -144,7 +158,7 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
                 f"reference {reference!r} is declared as {twin.type} ({twin.name!r}) and as {kind} ({name!r})",
                 hint="one reference is one Inbound Mapping with one data type: fix the type of one of them",
             )
-        mappings[name] = Mapping(name, reference, kind, tuple(fields))
+        mappings[name] = Mapping(name, reference, kind, tuple(fields), tuple(columns.items()))
     return MappingFile(path, mappings)
 
 
@@ -243,6 +257,23 @@ def invisible_difference(name: str, heading: str) -> str | None:
     return None
 
 
+def identity_keys(mapping_type: str | None, record: MappingType[str, Any]) -> tuple[str, ...]:
+    """The keys a record is matched by; rows sharing one are sent one after another, in file order.
+
+    A known type has one key (Account Name; or Email, else Phone). With a bare --config of
+    unknown type every documented key present counts, so no pair that could match is reordered.
+    """
+    present = [(f, _key_value(record.get(f))) for f in IDENTITY_FIELDS.get(mapping_type or "", DOCUMENTED_KEYS)]
+    values = [f"{f}\0{v}" for f, v in present if v]
+    if mapping_type in IDENTITY_FIELDS:
+        return tuple(values[:1])
+    return tuple(values)
+
+
+def _key_value(value: Any) -> str:
+    return "" if value is None or not is_scalar(value) else str(value).strip().casefold()
+
+
 def check_mapping(mapping: Mapping) -> list[Problem]:
     """Problems of the mapping itself."""
     problems: list[Problem] = []
@@ -298,14 +329,24 @@ def check_record(mapping: Mapping, record: MappingType[str, Any], row: int | Non
     return check_fields(mapping, record, row) + check_values(mapping, record, row)
 
 
-def check_header(mapping: Mapping, header: Iterable[str]) -> list[Problem]:
-    """Columns of a CSV header the mapping does not know; the columns cg adds itself are fine."""
-    return check_fields(mapping, [h for h in header if h not in RESERVED_COLUMNS])
+def check_header(mapping: Mapping, header: list[str], source_header: list[str] | None = None) -> list[Problem]:
+    """Columns of a CSV header (after renames) the mapping does not know; the columns cg adds itself are fine.
+
+    A renamed column is shown by both names: "Acount Name (column Company)".
+    """
+    problems = check_fields(mapping, [h for h in header if h not in RESERVED_COLUMNS])
+    renamed = {new: old for old, new in zip(source_header or header, header, strict=True) if old != new}
+    return [
+        Problem(p.row, f"{p.field} (column {renamed[p.field]})", p.problem, p.suggestion) if p.field in renamed else p
+        for p in problems
+    ]
 
 
-def check_file(mapping: Mapping, rows: Iterable[Any], header: list[str] | None) -> list[Problem]:
+def check_file(
+    mapping: Mapping, rows: Iterable[Any], header: list[str] | None, source_header: list[str] | None = None
+) -> list[Problem]:
     """Problems of a whole file: the CSV header once, then every row."""
-    problems = check_header(mapping, header) if header is not None else []
+    problems = check_header(mapping, header, source_header) if header is not None else []
     for row in rows:
         if row.error is not None:
             problems.append(Problem(row.number, None, row.error))

@@ -59,22 +59,23 @@ def check_text(text: str, what: str) -> str:
     return text
 
 
-def parse_field_option(option: str) -> tuple[str, str]:
+def parse_field_option(text: str, option: str = "-f") -> tuple[str, str]:
     """`-f "Account Name=ACME"` → ("Account Name", "ACME"); split at the first `=`."""
-    name, sep, value = check_text(option, f"-f {option.encode('utf-8', 'backslashreplace').decode()!r}").partition("=")
+    shown = text.encode("utf-8", "backslashreplace").decode()
+    name, sep, value = check_text(text, f"{option} {shown!r}").partition("=")
     if not sep:
-        raise UsageError(f'-f {option!r} has no "=": write -f "Field Name=value"')
+        raise UsageError(f'{option} {shown!r} has no "=": write {option} "Field Name=value"')
     if not name.strip():
-        raise UsageError(f'-f {option!r} has no field name before "="')
+        raise UsageError(f'{option} {shown!r} has no field name before "="')
     return name, value
 
 
-def fields_from_options(options: Iterable[str]) -> Record:
+def fields_from_options(options: Iterable[str], option: str = "-f") -> Record:
     record: Record = {}
-    for option in options:
-        name, value = parse_field_option(option)
+    for text in options:
+        name, value = parse_field_option(text, option)
         if name in record:
-            raise UsageError(f"field {name!r} is given twice with -f")
+            raise UsageError(f"field {name!r} is given twice with {option}")
         record[name] = value
     return record
 

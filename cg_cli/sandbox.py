@@ -39,6 +39,7 @@ DEFAULT_MAPPINGS = (
 )
 UNAUTHENTICATED = {"message": "Unauthenticated."}
 MAX_BODY = 2_000_000  # CustomerGauge documents a 2 MB limit for API data
+MAX_DRAINED = 64 << 20  # a larger body is not even read away: the connection is closed
 MAX_FAULT_COUNT = 10_000  # faults waiting at once
 MAX_FAULT_DELAY = 600.0
 _PHONE = re.compile(r"(?=.*[0-9])[0-9 ()+\-]+")  # the documented character set, and at least one digit
@@ -350,6 +351,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(raw)
         if length > MAX_BODY:
             self.close_connection = True
+            if length <= MAX_DRAINED:  # read it away first, so the client sees the 413, not a broken pipe
+                remaining = length
+                while remaining > 0 and (chunk := self.rfile.read(min(1 << 16, remaining))):
+                    remaining -= len(chunk)
             self._send_json(413, {"message": "Payload Too Large."})
             return None
         return self.rfile.read(length) if length else b""

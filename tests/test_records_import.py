@@ -377,7 +377,7 @@ def test_token_expiry_mid_run_costs_one_refresh(server) -> None:
     assert len(names) == 300 and set(names.values()) == {1}
 
 
-def test_input_breaking_off_mid_file_journals_what_was_sent(cg, server) -> None:
+def test_a_broken_file_is_refused_before_anything_is_sent(cg, server) -> None:
     sandbox = server()
     write_accounts(Path("a.csv"), 50)
     with Path("a.csv").open("ab") as stream:
@@ -385,9 +385,18 @@ def test_input_breaking_off_mid_file_journals_what_was_sent(cg, server) -> None:
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--workers", "4")
     assert result.exit_code == 2
     assert "line 52: contains a NUL byte" in result.stderr
-    journaled = [n for n, status in journal_rows(Path("a.csv.cg-journal")).items() if status == "S"]
+    assert sandbox.records() == [] and not Path("a.csv.cg-journal").exists()  # the pre-flight read it all
+
+
+def test_input_breaking_off_mid_stream_journals_what_was_sent(cg, server) -> None:
+    sandbox = server()
+    write_accounts(Path("a.csv"), 50)
+    data = Path("a.csv").read_text() + "Bad\x00Row,x@y.z\n"
+    result = cg("records", "import", "-", "--format", "csv", "--mapping", "accounts", "--workers", "4", input=data)
+    assert result.exit_code == 2
+    assert "line 52: contains a NUL byte" in result.stderr
+    journaled = [n for n, status in journal_rows(Path("stdin.cg-journal")).items() if status == "S"]
     assert 0 < len(journaled) == len(sandbox.records())  # rows still queued were not sent
-    assert cg("records", "import", "a.csv", "--mapping", "accounts", "--resume").exit_code == 2
 
 
 def test_second_ctrl_c_quits_at_once(server) -> None:

@@ -12,6 +12,8 @@ from typer import _click as click  # typer 0.28 vendors click; the pin in pyproj
 from typer.core import TyperCommand
 
 if TYPE_CHECKING:
+    from cg_cli.mappings import Mapping
+    from cg_cli.readers import ReadOptions
     from cg_cli.settings import GlobalOptions, HttpOptions, Settings
 
 
@@ -190,3 +192,54 @@ MappingOption = Annotated[
     str | None, typer.Option("--mapping", "-m", help="A mapping from the mapping file (sets the reference).")
 ]
 NoCheckOption = Annotated[bool, typer.Option("--no-check", help="Send even if the mapping check finds problems.")]
+
+
+DelimiterOption = Annotated[
+    str | None,
+    typer.Option("--delimiter", help="CSV delimiter: , ; | or tab (default: from the header).", metavar="CHAR"),
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option("--encoding", help="cp1252, latin-1, … (default: UTF-8, or UTF-16 by its BOM).", metavar="NAME"),
+]
+RenameOption = Annotated[
+    list[str] | None,
+    typer.Option("--rename", help='Read a column as a Field Heading: "Company=Account Name" (repeatable).',
+                 metavar="COLUMN=FIELD"),
+]  # fmt: skip
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help='Add a field to every record: "Source=CRM" (repeatable).', metavar="FIELD=VALUE"),
+]
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).", metavar="csv|jsonl")
+]
+
+
+def read_options(
+    file_format: str | None,
+    delimiter: str | None,
+    encoding: str | None,
+    renames: list[str] | None,
+    constants: list[str] | None,
+    mapping: Mapping | None,
+) -> ReadOptions:
+    """How to read an export: the command line's choices over the mapping's [name.columns]."""
+    from cg_cli.readers import ReadOptions, parse_delimiter
+    from cg_cli.records import fields_from_options
+
+    columns = dict(mapping.columns) if mapping is not None else {}
+    for option in renames or []:
+        old, sep, new = option.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            from cg_cli.errors import UsageError
+
+            raise UsageError(f'--rename {option!r}: write --rename "Column=Field Heading"')
+        columns[old] = new
+    return ReadOptions(
+        file_format=file_format,
+        delimiter=parse_delimiter(delimiter) if delimiter else None,
+        encoding=encoding,
+        renames=columns,
+        constants={k: str(v) for k, v in fields_from_options(constants or [], option="--set").items()},
+    )

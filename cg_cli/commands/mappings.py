@@ -8,7 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cg_cli import render
-from cg_cli.commands.common import FieldOption, JsonOption, MappingsFileOption, new_app, settings_for
+from cg_cli.commands.common import (
+    DelimiterOption,
+    EncodingOption,
+    FieldOption,
+    FormatOption,
+    JsonOption,
+    MappingsFileOption,
+    RenameOption,
+    SetOption,
+    new_app,
+    read_options,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from cg_cli.mappings import MappingFile
@@ -79,9 +91,11 @@ def check(
     field: FieldOption = None,
     json_path: JsonOption = None,
     file: Annotated[str | None, typer.Option("--file", help="A CSV or JSONL file to check.", metavar="PATH")] = None,
-    file_format: Annotated[
-        str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).")
-    ] = None,
+    file_format: FormatOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
+    rename: RenameOption = None,
+    set_fields: SetOption = None,
     mappings_file: MappingsFileOption = None,
 ) -> None:
     """Find what the API would drop silently or refuse, before anything is sent.
@@ -89,18 +103,28 @@ def check(
     Exits 0 when clean, 4 when there is any problem.
     """
     from cg_cli.errors import CheckFailed, UsageError
-    from cg_cli.mappings import check_file, check_mapping, check_record
+    from cg_cli.mappings import check_fields, check_file, check_mapping, check_record
     from cg_cli.records import build_record, read_json_option
 
     mappings, json_output = _load(ctx, mappings_file)
     mapping = mappings.get(name)
+    duplicates = None
     if file is not None and (field or json_path):
         raise UsageError("check either a record (-f/--json) or a file (--file), not both")
     if file is not None:
         from cg_cli.readers import RecordFile
 
-        with RecordFile(file, file_format) as records:
-            problems = check_file(mapping, records, records.header)
+        options = read_options(file_format, delimiter, encoding, rename, set_fields, mapping)
+        with RecordFile(file, options=options) as records:
+            render.note(f"reading {file}: {records.described}")
+            problems = check_file(mapping, records, records.header, records.source_header)
+            problems += check_fields(mapping, list(options.constants))
+        duplicates = None
+        if file != "-":
+            from cg_cli.duplicates import scan
+
+            duplicates = scan(file, options, mapping.type)
+            render.note(f"{file}: {duplicates.describe()}")
         what = file
     elif field or json_path:
         problems = check_record(mapping, build_record(field or [], read_json_option(json_path), strict=False))
@@ -108,9 +132,10 @@ def check(
     else:
         problems = check_mapping(mapping)
         what = f"mapping {mapping.name!r}"
+    extra = {"duplicate_keys": duplicates.as_json()} if file is not None and duplicates is not None else {}
     if problems:
-        raise CheckFailed(f"{len(problems)} problem(s) in {what}", problems, report=True)
+        raise CheckFailed(f"{len(problems)} problem(s) in {what}", problems, report=True).with_details(**extra)
     if json_output:
-        render.json_out({"ok": True, "problems": []})
+        render.json_out({"ok": True, "problems": [], **extra})
     against = "" if what.startswith("mapping ") else f" for mapping {mapping.name!r}"
     render.note(f"No problems in {what}{against}.")

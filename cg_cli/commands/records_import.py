@@ -16,12 +16,18 @@ import typer
 from cg_cli import render
 from cg_cli.commands.common import (
     ConfigOption,
+    DelimiterOption,
+    EncodingOption,
+    FormatOption,
     MappingOption,
     MappingsFileOption,
     NoCheckOption,
+    RenameOption,
     RetriesOption,
+    SetOption,
     TimeoutOption,
     http_options,
+    read_options,
     settings_for,
 )
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
@@ -52,8 +58,24 @@ def import_records(
     file: Annotated[str, typer.Argument(help="CSV or JSONL file; - reads stdin (needs --format).", metavar="FILE")],
     config: ConfigOption = None,
     mapping: MappingOption = None,
-    file_format: Annotated[
-        str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).", metavar="csv|jsonl")
+    file_format: FormatOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
+    rename: RenameOption = None,
+    set_fields: SetOption = None,
+    duplicates: Annotated[
+        str,
+        typer.Option(
+            "--duplicates",
+            help="Rows sharing an identity key: send all in file order, only the last, or refuse the file.",
+            metavar="ordered|last|error",
+        ),
+    ] = "ordered",
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            "--results", help="Write each row's outcome here, in input order (CSV or .jsonl).", metavar="PATH"
+        ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Parallel requests.", min=1, max=64, metavar="N")] = 4,
     rate: Annotated[
@@ -87,17 +109,23 @@ def import_records(
     3 credentials refused; 2 bad input, or the journal cannot be written;
     130 interrupted; 143 terminated (SIGTERM).
     """
+    from cg_cli.duplicates import DuplicatePolicy
+    from cg_cli.errors import UsageError
     from cg_cli.import_run import ImportRequest, ImportRun
     from cg_cli.progress import progress_for
     from cg_cli.targets import resolve_target
 
     settings = settings_for(ctx, mappings_file=mappings_file)
     target = resolve_target(settings, config=config, mapping_name=mapping)
+    if duplicates not in {p.value for p in DuplicatePolicy}:
+        raise UsageError(f"--duplicates {duplicates!r}: use ordered, last or error")
     request = ImportRequest(
         file=file,
         target=target,
-        file_format=file_format,
+        read=read_options(file_format, delimiter, encoding, rename, set_fields, target.mapping),
         check=not no_check,
+        duplicates=DuplicatePolicy(duplicates),
+        results_path=results,
         workers=workers,
         rate=rate,
         failed_path=failed,

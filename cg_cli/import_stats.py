@@ -1,0 +1,73 @@
+"""The counts of an import run, and how they read as JSON."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cg_cli.errors import CgError
+from cg_cli.mappings import Problem
+
+
+@dataclass
+class ImportStats:
+    sent: int = 0
+    failed: int = 0
+    sent_earlier: int = 0  # --resume: accepted by an earlier run, skipped
+    failed_earlier: int = 0  # --resume: failed for good in an earlier run, skipped (still not accepted)
+    unchanged: int = 0  # --state: the service already holds exactly this record; not sent
+    superseded: int = 0  # --duplicates last: a later row has the same key; not sent
+    valid: int = 0  # dry run: rows that would be sent
+    changed: int = 0  # --resume: journaled rows whose content no longer matches (sent as new)
+    maybe_arrived: int = 0  # --resume: survey rows in flight when a run was killed; reported, not sent
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def skipped(self) -> int:
+        return self.sent_earlier + self.failed_earlier
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.skipped + self.valid + self.unchanged + self.superseded
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def rows_per_second(self) -> float:
+        return (self.sent + self.failed + self.valid) / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class ImportResult:
+    stats: ImportStats
+    stopped_by: CgError | None = None  # the service stayed down, credentials were refused, a disk filled
+    stop_signal: str | None = None  # "SIGINT" or "SIGTERM": stopped on request, resumable
+    problems: list[Problem] = field(default_factory=list)  # the first few, for a dry run
+    failures: list[tuple[int, int, str]] = field(default_factory=list)  # (row, line, error): the first few
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop_signal is not None
+
+
+def summary_json(result: ImportResult) -> dict[str, Any]:
+    """The counts of a run, as the JSON summary and the job summary show them."""
+    stats = result.stats
+    return {
+        "sent": stats.sent,
+        "failed": stats.failed,
+        "skipped": stats.skipped,
+        "sent_earlier": stats.sent_earlier,
+        "failed_earlier": stats.failed_earlier,
+        "unchanged": stats.unchanged,
+        "superseded": stats.superseded,
+        "changed_since_journal": stats.changed,
+        "maybe_arrived": stats.maybe_arrived,
+        "elapsed_seconds": round(stats.elapsed, 3),
+        "rows_per_second": round(stats.rows_per_second, 1),
+        "interrupted": result.interrupted,
+    }
