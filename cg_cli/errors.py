@@ -99,7 +99,7 @@ class ApiValidationError(CgError):
         return self.summary
 
     def details(self) -> dict[str, Any]:
-        return {"status": 422, "message": self.message, "errors": self.errors}
+        return {**self.extra, "status": 422, "message": self.message, "errors": self.errors}
 
 
 class CheckFailed(CgError):
@@ -117,7 +117,7 @@ class CheckFailed(CgError):
         self.report = report
 
     def details(self) -> dict[str, Any]:
-        return {"problems": [p.as_json() for p in self.problems]}
+        return {**self.extra, "problems": [p.as_json() for p in self.problems]}
 
 
 class ImportEnded(CgError):
@@ -132,4 +132,4 @@ class ImportEnded(CgError):
         self.summary = summary
 
     def details(self) -> dict[str, Any]:
-        return self.summary
+        return {**self.extra, **self.summary}
