@@ -69,7 +69,7 @@ def test_duplicates_last_sends_only_the_last_row_and_error_refuses(cg, server: A
                                        "suggestion": None}  # fmt: skip
     last = cg("records", "import", "a.csv", "--mapping", "accounts", "--duplicates", "last", "--results", "r.csv")
     assert last.exit_code == 0, last.output
-    assert [r["record"]["First Name"] for r in sandbox.records()] == ["g", "v3"]
+    assert sorted(r["record"]["First Name"] for r in sandbox.records()) == ["g", "v3"]
     with Path("r.csv").open() as stream:
         rows = list(csv.DictReader(stream))
     assert [(r["_row"], r["_status"]) for r in rows] == [
