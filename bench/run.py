@@ -30,8 +30,8 @@ CURL = shutil.which("curl")
 REF = "53505294-0b20-2509-b15d-c8e377701d66"
 RECORD = {"Account Name": "ACME", "Email": "joe.doe@example.com"}
 HERE = Path(__file__).parent
-QUICK = os.environ.get("CG_BENCH_QUICK") == "1"
-ROUND_2_RATE_50MS = 151.4  # rows/s of the same import before rows were ordered by identity key (make bench)  # fewer runs and rows, for trying the harness
+QUICK = os.environ.get("CG_BENCH_QUICK") == "1"  # fewer runs and rows, for trying the harness
+ROUND_2_RATE_50MS = 151.4  # rows/s of the same import before rows were ordered by identity key
 
 
 @dataclass
