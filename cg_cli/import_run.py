@@ -34,6 +34,7 @@ from cg_cli.journal import (
 from cg_cli.mappings import Problem, check_fields, check_header
 from cg_cli.readers import ReadOptions, RecordFile
 from cg_cli.results_file import ResultsFile
+from cg_cli.state import StateError, StateStore
 
 if TYPE_CHECKING:
     from cg_cli.targets import Target
@@ -49,6 +50,8 @@ class ImportRequest:
     check: bool = True  # --no-check turns the mapping checks off
     duplicates: DuplicatePolicy = DuplicatePolicy.ORDERED
     results_path: Path | None = None
+    state_path: Path | None = None  # --state: skip records the service already holds unchanged
+    full: bool = False  # --full: send every row anyway, still updating the state
     workers: int = 4
     rate: float | None = None
     failed_path: Path | None = None
@@ -105,16 +108,26 @@ class ImportRun:
                 f"--duplicates {request.duplicates} needs the whole file before sending; stdin cannot be read twice",
                 hint="write the input to a file first, or use --duplicates ordered",
             )
+        if request.full and request.state_path is None:
+            raise UsageError("--full goes with --state PATH", hint="--full sends every row and still updates the state")
         with RecordFile(request.file, options=request.read) as records:
             self._check_header(records)
             duplicates = self._preflight(records)
+            state = (
+                StateStore(request.state_path, request.target.reference, full=request.full)
+                if request.state_path
+                else None
+            )
             try:
                 if request.dry_run:
-                    return self._dry_run(records)
-                return self._import(records, duplicates)
+                    return self._dry_run(records, state)
+                return self._import(records, duplicates, state)
             finally:
                 if duplicates is not None:
                     duplicates.close()
+                if state is not None:
+                    with contextlib.suppress(StateError):  # what was not committed is simply sent again next time
+                        state.close()
 
     def _preflight(self, records: RecordFile) -> DuplicateIndex | None:
         """One line on how the file is read and which identity keys repeat; refuse them if asked."""
@@ -181,13 +194,14 @@ class ImportRun:
             importer.request_stop(self._early_stop)
         return importer
 
-    def _dry_run(self, records: RecordFile) -> ImportReport:
-        result = self._execute(self._importer_for(records))
+    def _dry_run(self, records: RecordFile, state: StateStore | None) -> ImportReport:
+        result = self._execute(self._importer_for(records, state=state))
         stats = result.stats
         summary = {
             "dry_run": True,
             "would_send": stats.valid,
             "would_fail": stats.failed,
+            **({"unchanged": stats.unchanged} if state is not None else {}),
             "problems": [p.as_json() for p in result.problems],
             "problems_truncated": stats.failed > len(result.problems),
         }
@@ -196,7 +210,7 @@ class ImportRun:
             raise ImportEnded(f"dry run of {self.request.file}: {line}", ExitCode.VALIDATION, summary)
         return ImportReport(f"Dry run of {self.request.file}: {line}.", summary)
 
-    def _import(self, records: RecordFile, duplicates: DuplicateIndex | None) -> ImportReport:
+    def _import(self, records: RecordFile, duplicates: DuplicateIndex | None, state: StateStore | None) -> ImportReport:
         request = self.request
         journal = Journal(
             request.journal_path or default_journal_path(request.file),
@@ -223,6 +237,7 @@ class ImportRun:
                 sends_surveys=request.target.sends_surveys,
                 on_changed_input=self._changed_during_run if request.file == "-" else None,
                 results=results,
+                state=state,
                 superseded=duplicates.superseded
                 if duplicates is not None and request.duplicates == DuplicatePolicy.LAST
                 else None,

@@ -56,6 +56,8 @@ class State(Protocol):
 
     def remember(self, key: str, digest: bytes) -> None: ...
 
+    def commit(self) -> None: ...
+
 
 class RateLimiter:
     """Spaces requests evenly so that all workers together stay under `per_second`."""
@@ -213,13 +215,20 @@ class Importer:
             self._finish(_Outcome(job, status.FAILED, problem))
         elif self._superseded is not None and self._superseded(row.number):
             self._finish(_Outcome(job, status.SUPERSEDED, "a later row has the same identity key"))
-        elif self._state is not None and job.keys and self._state.unchanged(job.keys[0], job.digest):
-            self._finish(_Outcome(job, status.UNCHANGED))
-        elif self._dry_run:
-            self._finish(_Outcome(job, VALID))
         elif any(self._busy[k] or self._blocked_keys[k] for k in job.keys):
             self._blocked.append(job)  # an earlier row with this key is on its way: this one waits its turn
             self._blocked_keys.update(job.keys)
+        else:
+            self._dispatch(job)
+
+    def _dispatch(self, job: _Job) -> None:
+        """A row whose turn it is: unchanged since the last accepted push, or on its way to a worker.
+
+        Asked only now, when every earlier row with its key has finished (and been remembered)."""
+        if self._state is not None and job.keys and self._state.unchanged(job.keys[0], job.digest):
+            self._finish(_Outcome(job, status.UNCHANGED))
+        elif self._dry_run:
+            self._finish(_Outcome(job, VALID))
         else:
             self._busy.update(job.keys)
             self._ready.append(job)
@@ -272,6 +281,8 @@ class Importer:
                 break
             self._pending -= 1
             self._busy.subtract(outcome.job.keys)
+            if outcome.status == status.SENT and self._state is not None and outcome.job.keys:
+                self._remember(outcome.job)
             self._finish(outcome)
             count += 1
         if count:
@@ -288,8 +299,7 @@ class Importer:
                 still.append(job)
             else:
                 self._blocked_keys.subtract(job.keys)
-                self._busy.update(job.keys)
-                self._ready.append(job)
+                self._dispatch(job)
         self._blocked = still
 
     def _give_up_waiting_rows(self) -> None:
@@ -302,9 +312,19 @@ class Importer:
         self._blocked_keys.clear()
         self._ready.clear()
 
+    def _remember(self, job: _Job) -> None:
+        """Accepted (200): the state may now say the service holds this record. Never before."""
+        assert self._state is not None
+        try:
+            self._state.remember(job.keys[0], job.digest)
+        except CgError as exc:
+            self._stop_with(exc)
+
     def _commit(self, *, now: bool) -> None:
         """Outcomes reach the journal's file as soon as they are known: a kill then loses only rows in flight."""
         try:
+            if self._state is not None and now:
+                self._state.commit()
             if self._results is not None and now:
                 self._results.flush()
             if self._journal is not None:
@@ -367,8 +387,6 @@ class Importer:
             stats.sent += 1
             if journal is not None:
                 journal.record(number, job.digest, SENT)
-            if self._state is not None and job.keys:
-                self._state.remember(job.keys[0], job.digest)
         elif kind == status.SKIPPED:
             if outcome.error == "sent earlier":
                 stats.sent_earlier += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -137,3 +138,45 @@ def _show_dry_run(url: str, body: RecordBody, token_cmd: str, json_output: bool)
 
 
 app.command("import", epilog=IMPORT_EXAMPLES)(import_records)
+
+STATE_EXAMPLES = """\b
+Examples:
+  cg records state push-state.sqlite                       # per configuration: records, last push
+  cg records state push-state.sqlite --forget acc-ref      # the next push of acc-ref is a full one
+"""
+
+
+@app.command("state", epilog=STATE_EXAMPLES)
+def show_state(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A state file written by records import --state.", metavar="PATH")],
+    forget: Annotated[
+        str | None, typer.Option("--forget", help="Forget what the state holds for this configuration.", metavar="REF")
+    ] = None,
+) -> None:
+    """Show what an incremental-push state holds, or forget one configuration."""
+    from cg_cli.auth import iso_time
+    from cg_cli.state import describe_state, forget_configuration
+
+    settings = settings_for(ctx)
+    if forget is not None:
+        count = forget_configuration(path, forget)
+        if settings.json_output:
+            render.json_out({"ok": True, "configuration": forget, "forgot": count})
+        render.note(f"Forgot {count} record(s) of configuration {forget} in {path}.")
+        return
+    configurations = describe_state(path)
+    data = [
+        {
+            "configuration": c.configuration,
+            "records": c.records,
+            "first_pushed": iso_time(c.first_pushed),
+            "last_pushed": iso_time(c.last_pushed),
+        }
+        for c in configurations
+    ]
+    if settings.json_output:
+        render.json_out({"ok": True, "state": str(path), "configurations": data})
+        return
+    rows = [(d["configuration"], d["records"], d["first_pushed"], d["last_pushed"]) for d in data]
+    render.table(str(path), ("Configuration", "Records", "First pushed", "Last pushed"), rows)

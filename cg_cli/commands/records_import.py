@@ -71,6 +71,11 @@ def import_records(
             metavar="ordered|last|error",
         ),
     ] = "ordered",
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="Remember what was accepted; send only new and changed records.", metavar="PATH"),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="With --state: send every row, still updating it.")] = False,
     results: Annotated[
         Path | None,
         typer.Option(
@@ -126,6 +131,8 @@ def import_records(
         check=not no_check,
         duplicates=DuplicatePolicy(duplicates),
         results_path=results,
+        state_path=state,
+        full=full,
         workers=workers,
         rate=rate,
         failed_path=failed,
