@@ -424,6 +424,53 @@ def resume_memory(work: Path) -> None:
     )
 
 
+def incremental(work: Path) -> None:
+    print("records import --state: a nightly push of an unchanged file", flush=True)
+    rows = 20_000 if QUICK else 100_000
+    path = work / "nightly.csv"
+    write_accounts(path, rows)
+    state = work / "nightly.state"
+    subprocess.run([sys.executable, str(HERE / "fill_state.py"), str(path), REF, str(state)], check=True)
+    with sandbox() as url:
+        env = cg_env(url, work / "cfg-state")
+        command = [CG, "records", "import", str(path), "--config", REF, "--state", str(state), "--restart"]
+        before = stats(url)["record_requests"]
+        seconds = run_ms(command, env) / 1000
+        sent = stats(url)["record_requests"] - before
+        state_kb = peak_rss_kb(command, env)
+        dry_kb = peak_rss_kb([CG, "records", "import", str(path), "--config", REF, "--dry-run"], env)
+        changed = rows // 100
+        with path.open("w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["Account Name", "Email"])
+            for i in range(1, rows + 1):
+                email = f"changed{i}@example.com" if i % 100 == 0 else f"user{i}@example.com"
+                writer.writerow([f"Account {i}", email])
+        before = stats(url)["record_requests"]
+        run_ms(command, env)
+        sent_changed = stats(url)["record_requests"] - before
+    add(f"--state, unchanged {rows:,}-row file: requests sent", sent, 0, "", "0", sent == 0, "target")
+    add(f"--state, unchanged {rows:,}-row file: time", seconds, 10.0, "s", "≤ 10 s", seconds <= 10.0, "target")
+    add(
+        f"--state peak memory vs --dry-run, {rows:,} rows",
+        state_kb / 1024,
+        dry_kb / 1024,
+        "MiB",
+        "≤ 1.5×",
+        state_kb <= 1.5 * dry_kb,
+        "--dry-run",
+    )
+    add(
+        f"--state, 1 % of {rows:,} rows changed: requests sent",
+        sent_changed,
+        changed,
+        "",
+        "exactly the changed",
+        sent_changed == changed,
+        "changed rows",
+    )
+
+
 def suggestions(work: Path) -> None:
     print("mapping check: suggestions for unknown columns", flush=True)
     headings = [f"Custom Field {i:05d}" for i in range(10_000)]
@@ -473,6 +520,7 @@ def main() -> None:
         imports(work)
         memory(work)
         resume_memory(work)
+        incremental(work)
         suggestions(work)
     text = table()
     print()

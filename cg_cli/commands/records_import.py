@@ -154,12 +154,17 @@ def import_records(
 def _sender_factory(settings: Settings, options: HttpOptions) -> Callable[[], Sender]:
     """One records client per worker, sharing one token; refused credentials stop before any row is read."""
     from cg_cli.auth import token_provider
-    from cg_cli.client import RecordsClient
 
     records_url = settings.records_url()
     tokens = token_provider(settings, options)
     tokens.get()
-    return lambda: RecordsClient(records_url, tokens, options)
+
+    def new_sender() -> Sender:
+        from cg_cli.client import RecordsClient  # requests loads only when a row is sent, not for unchanged files
+
+        return RecordsClient(records_url, tokens, options)
+
+    return new_sender
 
 
 @contextmanager
