@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import typer
 from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
-from typer.core import TyperGroup
 
 from cg_cli import __version__
-from cg_cli.commands.common import apply_global_options, global_params, new_app
+from cg_cli.commands.common import SuggestingGroup, apply_global_options, global_params, new_app
 from cg_cli.constants import ENV_OUTPUT, ENVIRONMENT_HELP
 
 # Each command group lives in its own module, imported only when it runs (or
@@ -23,10 +22,14 @@ COMMAND_MODULES = {
     "records": "cg_cli.commands.records",
     "mappings": "cg_cli.commands.mappings",
     "sandbox": "cg_cli.commands.sandbox",
+    "completion": "cg_cli.commands.completion",
 }
 
 
-class CgGroup(TyperGroup):
+COMPLETE_VARIABLE = "_CG_COMPLETE"
+
+
+class CgGroup(SuggestingGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMAND_MODULES)
 
@@ -60,6 +63,11 @@ class CgGroup(TyperGroup):
         """Usage errors too follow --output json: one document, never click's three-line block."""
         standalone_mode = kwargs.pop("standalone_mode", True)
         argv = list(sys.argv[1:] if args is None else args)
+        if os.environ.get(COMPLETE_VARIABLE):  # the shell asks for completions (`cg completion bash`)
+            from typer.completion import completion_init  # type: ignore[attr-defined]
+
+            completion_init()
+            kwargs["complete_var"] = COMPLETE_VARIABLE
         try:
             result = super().main(argv, prog_name, standalone_mode=False, **kwargs)
             code = result if isinstance(result, int) else 0

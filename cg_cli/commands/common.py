@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
     from cg_cli.mappings import Mapping
@@ -41,6 +41,22 @@ class CgCommand(TyperCommand):
         return super().invoke(ctx)
 
 
+class SuggestingGroup(TyperGroup):
+    """A command group that answers a mistyped command with the one meant."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.UsageError as exc:
+            import difflib
+
+            typed = args[0] if args else ""
+            close = difflib.get_close_matches(typed, self.list_commands(ctx), n=1, cutoff=0.5)
+            if not close or "No such command" not in exc.format_message() or "Did you mean" in exc.format_message():
+                raise
+            raise click.exceptions.UsageError(f"{exc.format_message()} Did you mean {close[0]!r}?", ctx) from None
+
+
 class CgTyper(typer.Typer):
     """Typer whose commands are CgCommands."""
 
@@ -51,6 +67,7 @@ class CgTyper(typer.Typer):
 
 def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
     """A Typer app with rich help and pretty tracebacks off (fast start, no leaked locals)."""
+    kwargs.setdefault("cls", SuggestingGroup)
     return CgTyper(
         help=help_text,
         rich_markup_mode=None,
