@@ -106,8 +106,20 @@ def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:
     return int(exc.exit_code)
 
 
-ENVIRONMENT_EPILOG = "\b\nEnvironment variables:\n" + "\n".join(
-    f"  {name:<18} {text}" for name, text in ENVIRONMENT_HELP.items()
+COMMON_TASKS = """\b
+Common tasks:
+  cg auth login --client-id ID --region eu     # once; asks for the secret
+  cg records put --config REF -f "Account Name=ACME"
+  cg mappings check accounts --file export.csv # catch silent drops first
+  cg records import export.csv --mapping accounts
+  cg sandbox                                   # try everything offline
+Global options work after the command too: cg records put ... -o json
+"""
+
+ENVIRONMENT_EPILOG = (
+    COMMON_TASKS
+    + "\n\b\nEnvironment variables:\n"
+    + "\n".join(f"  {name:<18} {text}" for name, text in ENVIRONMENT_HELP.items())
 )
 
 app = new_app(

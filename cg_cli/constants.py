@@ -20,12 +20,13 @@ ENVIRONMENT_HELP = {
     ENV_REGION: "eu, us or au",
     ENV_PROFILE: "profile name (default: default)",
     ENV_CONFIG_DIR: "where profiles and the token cache live",
-    ENV_AUTH_URL: "token service base URL (default https://auth.{region}.customergauge.com)",
-    ENV_API_URL: "imports service base URL (default https://imports.api.{region}.customergauge.com)",
+    ENV_AUTH_URL: "token service base URL (default: the region's)",
+    ENV_API_URL: "imports service base URL (default: the region's)",
     ENV_CONFIGURATION: "default configuration reference for records put/import",
     ENV_MAPPINGS_FILE: "mapping file (default ./cg-mappings.toml)",
     ENV_OUTPUT: "text or json: the default for --output",
     ENV_DEBUG: "1 shows tracebacks of internal errors",
+    "NO_COLOR": "any value turns colour off",
 }
 
 REGIONS = ("eu", "us", "au")

@@ -202,3 +202,41 @@ def test_login_prompts_on_a_terminal_without_echoing_the_secret(tmp_path: Path) 
         server.stop()
     assert SECRET.encode() not in seen  # the prompt hid what was typed
     assert CLIENT_ID.encode() in seen
+
+
+HELP_PAGES = [
+    "", "auth", "auth login", "auth status", "auth token", "auth logout", "auth list", "records", "records put",
+    "records import", "records state", "mappings", "mappings list", "mappings show", "mappings check", "sandbox",
+    "completion",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("page", HELP_PAGES)
+def test_help_teaches_within_80_columns(page: str) -> None:
+    done = run(*page.split(), "--help", env={"COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    assert all(len(line) <= 80 for line in done.stdout.splitlines()), done.stdout
+    assert "{" not in done.stdout.splitlines()[0] and "<str>" not in done.stdout and "range>" not in done.stdout
+    if page.count(" ") == 1 or page in ("sandbox", "completion"):
+        assert "Examples:" in done.stdout or "Install it once" in done.stdout
+
+
+def test_bare_cg_shows_help_and_exits_0() -> None:
+    done = run()
+    assert done.returncode == 0 and "Common tasks:" in done.stdout
+
+
+def test_bash_completion_completes_commands_and_options(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    script = (
+        "source <(cg completion bash); "
+        'COMP_WORDS=(cg rec); COMP_CWORD=1; _cg_completion cg; echo "1:${COMPREPLY[*]}"; '
+        'COMP_WORDS=(cg records put --ma); COMP_CWORD=3; _cg_completion cg; echo "2:${COMPREPLY[*]}"'
+    )
+    env = {**os.environ, "PATH": f"{Path(CG).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=30)
+    assert "1:records" in done.stdout and "2:--mapping --mappings-file" in done.stdout, done.stdout + done.stderr
+    assert run("completion", "powershell").returncode == 2

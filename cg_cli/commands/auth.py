@@ -101,7 +101,13 @@ def _client_secret(from_stdin: bool, configured: str | None, source: str | None)
     )
 
 
-@app.command()
+@app.command(
+    epilog="""\b
+Examples:
+  cg auth status                 # each setting with where it came from
+  cg --profile staging auth status -o json
+"""
+)
 def status(
     ctx: typer.Context,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
@@ -137,7 +143,13 @@ def status(
         render.json_out({"ok": True, **data})
 
 
-@app.command()
+@app.command(
+    epilog="""\b
+Examples:
+  curl -H "Authorization: Bearer $(cg auth token)" https://…
+  TOKEN=$(cg --profile staging auth token)
+"""
+)
 def token(
     ctx: typer.Context,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
@@ -159,7 +171,13 @@ def token(
         render.out(access_token)
 
 
-@app.command()
+@app.command(
+    epilog="""\b
+Examples:
+  cg auth logout
+  cg auth logout --profile staging
+"""
+)
 def logout(ctx: typer.Context) -> None:
     """Forget the profile's client secret, the URLs it stored, and its cached token."""
     from cg_cli import auth
@@ -176,7 +194,14 @@ def logout(ctx: typer.Context) -> None:
         render.note(f"Profile {settings.profile_name} held no secret or token; nothing to forget.")
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog="""\b
+Examples:
+  cg auth list                   # * marks the profile in use
+  cg auth list -o json
+""",
+)
 def list_profiles(ctx: typer.Context) -> None:
     """Every stored profile: region, client id, and whether its cached token is valid."""
     from cg_cli import auth

@@ -30,6 +30,10 @@ class CgCommand(TyperCommand):
         own = {p.name for p in params}
         return [*params[:-1], *(p for p in global_params() if p.name not in own), params[-1]]
 
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        """Plain placeholders in the usage line: `FILE`, not Typer's `{FILE}`."""
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
     def invoke(self, ctx: click.Context) -> Any:
         given = {}
         for param in global_params():
@@ -184,10 +188,11 @@ def token_command(state: AppState) -> str:
 
 
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", help="Seconds to wait to connect and for each answer.", min=0.001)
+    float,
+    typer.Option("--timeout", help="Seconds to wait to connect and for the answer.", min=0.001, metavar="SECONDS"),
 ]
 RetriesOption = Annotated[
-    int, typer.Option("--retries", help="Retries for 429, 502-504 and connection failures.", min=0)
+    int, typer.Option("--retries", help="Retries for 429, 502-504 and connection failures.", min=0, metavar="N")
 ]
 FieldOption = Annotated[
     list[str] | None,
@@ -199,14 +204,17 @@ JsonOption = Annotated[
 ]
 MappingsFileOption = Annotated[
     Path | None,
-    typer.Option("--mappings-file", help="Mapping file (default: CG_MAPPINGS_FILE, else ./cg-mappings.toml)."),
+    typer.Option(
+        "--mappings-file", help="Mapping file (default: CG_MAPPINGS_FILE, else ./cg-mappings.toml).", metavar="PATH"
+    ),
 ]
 ConfigOption = Annotated[
     str | None,
     typer.Option("--config", "-c", help="Inbound Mapping reference (default: CG_CONFIGURATION).", metavar="REF"),
 ]
 MappingOption = Annotated[
-    str | None, typer.Option("--mapping", "-m", help="A mapping from the mapping file (sets the reference).")
+    str | None,
+    typer.Option("--mapping", "-m", help="A mapping from the mapping file (sets the reference).", metavar="NAME"),
 ]
 NoCheckOption = Annotated[bool, typer.Option("--no-check", help="Send even if the mapping check finds problems.")]
 

@@ -25,6 +25,8 @@ from cg_cli.commands.common import (
 if TYPE_CHECKING:
     from cg_cli.mappings import MappingFile
 
+MappingName = Annotated[str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME")]
+
 app = new_app("Inspect and check the mapping file (cg-mappings.toml) before data is sent.")
 
 
@@ -37,7 +39,14 @@ def _load(ctx: typer.Context, mappings_file: Path | None) -> tuple[MappingFile, 
     return mappings, settings.json_output
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog="""\b
+Examples:
+  cg mappings list
+  cg mappings list --mappings-file other.toml -o json
+""",
+)
 def list_mappings(ctx: typer.Context, mappings_file: MappingsFileOption = None) -> None:
     """List the mappings: name, type, reference, number of fields."""
     mappings, json_output = _load(ctx, mappings_file)
@@ -50,12 +59,17 @@ def list_mappings(ctx: typer.Context, mappings_file: MappingsFileOption = None) 
     render.table(str(mappings.path), ("Name", "Type", "Reference", "Fields"), rows)
 
 
-@app.command()
-def show(ctx: typer.Context, name: str, mappings_file: MappingsFileOption = None) -> None:
+@app.command(
+    epilog="""\b
+Examples:
+  cg mappings show accounts      # headings, and what each record needs
+  cg mappings show contacts -o json
+"""
+)
+def show(ctx: typer.Context, name: MappingName, mappings_file: MappingsFileOption = None) -> None:
     """Show a mapping's Field Headings; the type's required ones are marked."""
     mappings, json_output = _load(ctx, mappings_file)
     mapping = mappings.get(name)
-    required = mapping.required_fields
     if json_output:
         render.json_out(
             {
@@ -69,7 +83,12 @@ def show(ctx: typer.Context, name: str, mappings_file: MappingsFileOption = None
         )
         return
     render.note(f"{mapping.name}: {mapping.described}, reference {mapping.reference}")
-    rows = [(heading, "required" if heading in required else "") for heading in mapping.fields]
+    groups_of = {f: group for group in mapping.required_groups for f in group}
+    rows = [
+        (heading, ("required" if len(groups_of[heading]) == 1 else " or ".join(groups_of[heading]))
+         if heading in groups_of else "")
+        for heading in mapping.fields
+    ]  # fmt: skip
     render.table(None, ("Field Heading", "Required"), rows)
     groups = [" or ".join(group) for group in mapping.required_groups]
     render.note(f"Each record needs: {'; '.join(groups)}.")
@@ -77,17 +96,17 @@ def show(ctx: typer.Context, name: str, mappings_file: MappingsFileOption = None
 
 CHECK_EXAMPLES = """\b
 Examples:
-  cg mappings check accounts                                  # the mapping itself
-  cg mappings check accounts -f "Acount Name=ACME"            # exits 4, suggests "Account Name"
+  cg mappings check accounts                         # the mapping itself
+  cg mappings check accounts -f "Acount Name=ACME"   # exit 4: "Account Name"?
   cg mappings check accounts --json account.json
-  cg mappings check accounts --file export.csv                # header and every row, before pushing
+  cg mappings check accounts --file export.csv       # header and every row
 """
 
 
 @app.command(epilog=CHECK_EXAMPLES)
 def check(
     ctx: typer.Context,
-    name: str,
+    name: MappingName,
     field: FieldOption = None,
     json_path: JsonOption = None,
     file: Annotated[str | None, typer.Option("--file", help="A CSV or JSONL file to check.", metavar="PATH")] = None,

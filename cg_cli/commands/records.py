@@ -33,11 +33,12 @@ app = new_app("Push records to the PUT Records API.")
 
 PUT_EXAMPLES = """\b
 Examples:
-  cg records put --config REF -f "Account Name=ACME" -f "Email=joe.doe@example.com"
-  cg records put --config REF --json account.json      # {"Account Name": "ACME", ...}
-  echo '{"configuration": "REF", "record": {"Account Name": "ACME"}}' | cg records put --json -
-  cg records put --mapping accounts --json account.json -f "Email=new@example.com"   # -f wins
-  cg records put --config REF -f "Account Name=ACME" --form --dry-run   # request + curl line
+  cg records put --config REF -f "Account Name=ACME" -f "Email=joe@x.io"
+  cg records put --config REF --json account.json   # {"Account Name": ...}
+  echo '{"configuration": "REF", "record": {"Account Name": "ACME"}}' \\
+    | cg records put --json -
+  cg records put -m accounts --json a.json -f "Email=new@x.io"   # -f wins
+  cg records put --config REF -f "Account Name=ACME" --dry-run   # + curl
 """
 
 
@@ -141,8 +142,8 @@ app.command("import", epilog=IMPORT_EXAMPLES)(import_records)
 
 STATE_EXAMPLES = """\b
 Examples:
-  cg records state push-state.sqlite                       # per configuration: records, last push
-  cg records state push-state.sqlite --forget acc-ref      # the next push of acc-ref is a full one
+  cg records state state.sqlite               # records, last push per REF
+  cg records state state.sqlite --forget REF  # REF's next push is full
 """
 
 

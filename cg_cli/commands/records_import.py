@@ -39,10 +39,11 @@ if TYPE_CHECKING:
 
 IMPORT_EXAMPLES = """\b
 Examples:
-  cg records import accounts.csv --mapping accounts            # header checked, 4 workers
+  cg records import accounts.csv --mapping accounts   # header checked first
   cg records import accounts.csv --config REF --workers 8 --rate 50
-  cg records import accounts.csv --mapping accounts --resume   # after Ctrl-C or a failure
-  cg records import export.csv --mapping accounts --dry-run    # validate every row, send nothing
+  cg records import accounts.csv -m accounts --resume  # after a stop
+  cg records import export.csv -m accounts --dry-run   # check rows, send none
+  cg records import export.csv -m accounts --state s.db   # only what changed
   producer | cg records import - --format jsonl --config REF
 \b
 CSV: a header row of Field Headings (UTF-8, BOM or not); an empty cell leaves

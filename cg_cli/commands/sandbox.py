@@ -15,19 +15,33 @@ from cg_cli.commands.common import new_app, settings_for
 app = new_app("Run a local stand-in for both APIs.")
 
 
-@app.command()
+SANDBOX_EXAMPLES = """\b
+Examples:
+  cg sandbox                      # then paste the export lines it prints
+  cg sandbox --port 0 --mappings-file cg-mappings.toml
+  cg sandbox --token-ttl 5 --latency 0.05   # short tokens, a slow service
+"""
+
+
+@app.command(epilog=SANDBOX_EXAMPLES)
 def sandbox(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 8765,
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.", metavar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535, metavar="PORT")] = 8765,
     client: Annotated[
-        str | None, typer.Option("--client", help="Accepted credentials as ID:SECRET (default: demo ones).")
+        str | None,
+        typer.Option("--client", help="Accepted credentials (default: demo ones).", metavar="ID:SECRET"),
     ] = None,
     mappings_file: Annotated[
-        Path | None, typer.Option("--mappings-file", help="Serve exactly the configurations of this mapping file.")
+        Path | None,
+        typer.Option("--mappings-file", help="Serve exactly the configurations of this file.", metavar="PATH"),
     ] = None,
-    token_ttl: Annotated[float, typer.Option("--token-ttl", help="Seconds a token lives.", min=0.1)] = 3600.0,
-    latency: Annotated[float, typer.Option("--latency", help="Seconds added to every PUT.", min=0.0)] = 0.0,
+    token_ttl: Annotated[
+        float, typer.Option("--token-ttl", help="Seconds a token lives.", min=0.1, metavar="SECONDS")
+    ] = 3600.0,
+    latency: Annotated[
+        float, typer.Option("--latency", help="Seconds added to every PUT.", min=0.0, metavar="SECONDS")
+    ] = 0.0,
     log_requests: Annotated[bool, typer.Option("--log", help="Log every request on stderr.")] = False,
 ) -> None:
     """Run a local stand-in for both APIs, for trying scripts offline.
