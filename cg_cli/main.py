@@ -18,6 +18,23 @@ def main() -> int:
     except KeyboardInterrupt:  # while modules load, or anywhere the command's own handling does not reach
         os.write(2, b"interrupted\n")
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        if not caused_by_ctrl_c(exc):
+            raise
+        os.write(2, b"interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def caused_by_ctrl_c(exc: BaseException) -> bool:
+    """Ctrl-C while a class is built arrives wrapped ("Error calling __set_name__"): still Ctrl-C."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _main() -> int:
@@ -36,6 +53,8 @@ def _main() -> int:
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
+        if caused_by_ctrl_c(exc):
+            raise
         if os.environ.get(ENV_DEBUG) == "1" or "-v" in sys.argv or "--verbose" in sys.argv:
             raise
         sys.stderr.write(

@@ -3,9 +3,13 @@ and a runner that remembers every output so secrets can be looked for."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -197,6 +201,32 @@ def server(make_sandbox: Any, clean_env: Path) -> Any:
     mappings = [ACCOUNTS_MAPPING, CONTACTS_MAPPING, SURVEYS_MAPPING]
     write_mappings(Path("cg-mappings.toml"), *mappings)
     return lambda **kwargs: make_sandbox(mappings=mappings, **kwargs)
+
+
+_SPAWNED: list[subprocess.Popen[Any]] = []
+# Children get Ctrl-C back: a test runner started under `nohup` or `trap '' INT` passes SIGINT on ignored,
+# and the tests that send it would wait forever. Exec keeps the default disposition this shim sets.
+_SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """A child process in its own session with default Ctrl-C, killed at the end of the test whatever happens."""
+    proc = subprocess.Popen([sys.executable, "-c", _SIGINT_DEFAULT, *args], start_new_session=True, **kwargs)
+    _SPAWNED.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _reap_spawned() -> Iterator[None]:
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
 
 def journal_rows(path: Path) -> dict[int, str]:

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import SECRET, SandboxHandle, journal_rows
+from tests.conftest import SECRET, SandboxHandle, journal_rows, spawn
 from tests.test_records_import import CG, import_process, received_names, wait_for_records, write_accounts
 
 
@@ -68,7 +68,7 @@ def test_ctrl_c_while_modules_load_is_exit_130_without_a_traceback(server: Any) 
         ["records", "put", "--config", "acc-ref", "-f", "Account Name=A"],
     ]
     for attempt in range(16):
-        proc = subprocess.Popen([CG, *commands[attempt % 2]], env=env, stderr=subprocess.PIPE, text=True)
+        proc = spawn([CG, *commands[attempt % 2]], env=env, stderr=subprocess.PIPE, text=True)
         # From 30 ms on: the interpreter's own start (about 10 ms, site included) is beyond cg's reach.
         time.sleep(rng.uniform(0.03, 0.15))
         proc.send_signal(signal.SIGINT)

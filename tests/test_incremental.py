@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import SECRET
+from tests.conftest import SECRET, spawn
 from tests.test_records_import import CG, received_names, wait_for_records
 
 
@@ -110,7 +110,7 @@ def test_a_kill_never_leaves_a_record_remembered_that_was_not_accepted(server: A
     rng = random.Random(9)
     for attempt in range(3):
         args = ["export.csv", "--mapping", "accounts", "--state", "s.db", "--workers", "4", "--restart"]
-        proc = subprocess.Popen([CG, "records", "import", *args], env=env, stderr=subprocess.DEVNULL)
+        proc = spawn([CG, "records", "import", *args], env=env, stderr=subprocess.DEVNULL)
         wait_for_records(sandbox, len(sandbox.records()) + 5)
         time.sleep(rng.uniform(0, 0.05))
         proc.kill()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cg_cli.mappings import Mapping, suggest
-from tests.conftest import SandboxHandle, write_mappings
+from tests.conftest import SandboxHandle, spawn, write_mappings
 
 ACCOUNTS = Mapping(
     "accounts", "53505294-0b20-2509-b15d-c8e377701d66", "account", ("Account Name", "First Name", "Last Name", "Email")
@@ -307,7 +307,7 @@ def test_sandbox_serves_the_mapping_file(tmp_path: Path) -> None:
 
     path = write_mappings(tmp_path / "m.toml", CONTACTS)
     cg_path = Path(sys.executable).parent / "cg"
-    proc = subprocess.Popen(
+    proc = spawn(
         [str(cg_path), "sandbox", "--port", "0", "--mappings-file", str(path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

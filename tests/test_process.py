@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import spawn
+
 CG = shutil.which("cg", path=str(Path(sys.executable).parent)) or "cg"
 
 
@@ -112,7 +114,7 @@ def test_internal_errors_are_one_line_without_traceback(monkeypatch: pytest.Monk
 
 
 def test_sandbox_command_serves_and_stops_on_sigint(tmp_path: Path) -> None:
-    proc = subprocess.Popen([CG, "sandbox", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([CG, "sandbox", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.startswith("export CG_AUTH_URL=http://127.0.0.1:")
@@ -146,9 +148,7 @@ def test_sandbox_port_in_use_exits_2() -> None:
 
 def test_demo_flow_in_a_shell(tmp_path: Path) -> None:
     """The README's login-by-pipe line, run by a real shell against a real sandbox process."""
-    proc = subprocess.Popen(
-        [CG, "sandbox", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    proc = spawn([CG, "sandbox", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         exports = "".join(proc.stdout.readline() for _ in range(3)) if proc.stdout else ""
         script = (

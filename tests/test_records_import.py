@@ -16,7 +16,7 @@ import pytest
 
 from cg_cli.journal import Journal, RunState, row_digest
 from cg_cli.readers import Row
-from tests.conftest import SECRET, SandboxHandle, journal_rows
+from tests.conftest import SECRET, SandboxHandle, journal_rows, spawn
 
 CG = str(Path(sys.executable).parent / "cg")
 
@@ -330,9 +330,7 @@ def import_process(sandbox: SandboxHandle, *args: str) -> subprocess.Popen[str]:
         "CG_CLIENT_ID": "test-client",
         "CG_CLIENT_SECRET": SECRET,
     }
-    return subprocess.Popen(
-        [CG, "records", "import", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return spawn([CG, "records", "import", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_records(sandbox: SandboxHandle, count: int, timeout: float = 20) -> None:
