@@ -9,18 +9,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CG := $(VENV)/bin/cg
 STAMP := $(VENV)/.installed-stamp
+# The interpreter .venv was built with: a different PYTHON rebuilds it instead of silently reusing it.
+PYTHON_ID := $(VENV)/.python-$(shell $(PYTHON) -c 'import sys; print(sys.implementation.cache_tag + "-" + sys.executable.replace("/", "_"))' 2>/dev/null || echo missing)
 
 help:
 	@echo "make test    set up .venv and run the test suite"
 	@echo "make demo    set up, start the sandbox, push a record through cg, show what arrived"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks against the sandbox, side by side with HTTPie and curl"
+	@echo "make dist    build the sdist and wheel, and check them with twine"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(STAMP): pyproject.toml $(PYTHON_ID)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(PYTHON_ID):
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	touch $(PYTHON_ID)
 
 setup: $(STAMP)
 
@@ -35,6 +42,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix cg_cli tests bench
 	$(VENV)/bin/ruff format cg_cli tests bench
+
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist . > /dev/null
+	$(VENV)/bin/twine check --strict dist/*
 
 bench: $(STAMP)
 	$(PY) -m compileall -q cg_cli   # measure what an installed cg runs: compiled bytecode
@@ -80,4 +92,4 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help setup test lint format bench demo clean
+.PHONY: help setup test lint format bench demo dist clean

@@ -73,8 +73,10 @@ def test_ctrl_c_while_modules_load_is_exit_130_without_a_traceback(server: Any) 
         time.sleep(rng.uniform(0.03, 0.15))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
-        if "init_import_site" in err:
-            continue  # a slow machine was still starting the interpreter itself: beyond any program's reach
+        if "init_import_site" in err or err.endswith("from cg_cli.main import main\nKeyboardInterrupt\n"):
+            # A loaded machine was still starting the interpreter, or running pip's entry script before the
+            # first line of cg: beyond any program's reach (cg_cli/__init__ installs the quiet hook first).
+            continue
         # Before Python installs its handler the default action ends the process: -2 is Ctrl-C's 130.
         assert proc.returncode in (0, 130, -signal.SIGINT), (attempt, proc.returncode, err)
         assert "Traceback" not in err, err
