@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     "mappings": "cg_cli.commands.mappings",
     "sandbox": "cg_cli.commands.sandbox",
     "completion": "cg_cli.commands.completion",
+    "help": "cg_cli.commands.help",
 }
 
 
