@@ -308,7 +308,9 @@ class ImportRun:
             **summary_json(result),
             "failed_file": str(failed_path) if not_accepted else None,
             "journal": str(journal.path),
+            "results_file": str(self.request.results_path) if self.request.results_path else None,
             "stopped_by": result.stopped_by.message if result.stopped_by else None,
+            "first_failures": [{"row": row, "line": line, "error": error} for row, line, error in result.failures],
         }
         if self._duplicate_report is not None:
             summary["duplicate_keys"] = self._duplicate_report.keys

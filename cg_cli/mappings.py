@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -71,6 +72,7 @@ class Problem:
     field: str | None
     problem: str
     suggestion: str | None = None
+    line: int | None = None  # the physical line of the file where the row starts (1 for the header)
 
     def as_json(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "problem": self.problem, "suggestion": self.suggestion}
@@ -347,13 +349,15 @@ def check_file(
 ) -> list[Problem]:
     """Problems of a whole file: the CSV header once, then every row."""
     problems = check_header(mapping, header, source_header) if header is not None else []
+    problems = [dataclasses.replace(p, line=1) for p in problems]
     for row in rows:
         if row.error is not None:
-            problems.append(Problem(row.number, None, row.error))
+            found = [Problem(row.number, None, row.error)]
         elif header is None:
-            problems.extend(check_record(mapping, row.record, row.number))
+            found = check_record(mapping, row.record, row.number)
         else:
-            problems.extend(check_values(mapping, row.record, row.number))
+            found = check_values(mapping, row.record, row.number)
+        problems.extend(dataclasses.replace(p, line=row.line) for p in found)
     return problems
 
 

@@ -27,6 +27,7 @@ from cg_cli.sandbox import DEFAULT_CLIENT_ID, DEFAULT_MAPPINGS, Sandbox
 SECRET = "s3cr3t-Value-that-must-never-show"
 # The machine's own CA and proxy settings: a test names the ones it means.
 HOST_TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+CI_VARIABLES = ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE", "GITHUB_OUTPUT")
 CLIENT_ID = "test-client"
 ACCOUNTS = DEFAULT_MAPPINGS[0]
 ACCOUNTS_REF = ACCOUNTS.reference
@@ -98,7 +99,7 @@ def outputs() -> Outputs:
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Own HOME, config dir and working dir; no CG_* from the developer's shell."""
     for name in list(os.environ):
-        if name.startswith("CG_") or name in HOST_TRUST_VARIABLES or name.lower().endswith("_proxy"):
+        if name.startswith("CG_") or name in HOST_TRUST_VARIABLES + CI_VARIABLES or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     home.mkdir()

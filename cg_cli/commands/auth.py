@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cg_cli import render
+from cg_cli import ci, render
 from cg_cli.commands.common import (
     RetriesOption,
     TimeoutOption,
@@ -164,6 +164,9 @@ def token(
     settings = settings_for(ctx)
     provider = auth.token_provider(settings, http_options(timeout, retries))
     access_token = provider.get()
+    if ci.github_enabled(None):
+        # Hide the token in the rest of the job's log; on stderr, so `$(cg auth token)` captures only the token.
+        render.err(ci.mask(access_token))
     if settings.json_output:
         expires = provider.token.expires_at if provider.token else None
         render.json_out({"ok": True, "access_token": access_token, "expires_at": expires and auth.iso_time(expires)})

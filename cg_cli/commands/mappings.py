@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cg_cli import render
+from cg_cli.commands.ci_output import CiOption, JunitOption, check_mode, report_check
 from cg_cli.commands.common import (
     DelimiterOption,
     EncodingOption,
@@ -23,7 +24,10 @@ from cg_cli.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from cg_cli.mappings import MappingFile
+    from cg_cli.readers import Row
 
 MappingName = Annotated[str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME")]
 
@@ -116,6 +120,8 @@ def check(
     rename: RenameOption = None,
     set_fields: SetOption = None,
     mappings_file: MappingsFileOption = None,
+    ci_mode: CiOption = None,
+    junit: JunitOption = None,
 ) -> None:
     """Find what the API would drop silently or refuse, before anything is sent.
 
@@ -125,6 +131,7 @@ def check(
     from cg_cli.mappings import check_fields, check_file, check_mapping, check_record
     from cg_cli.records import build_record, read_json_option
 
+    check_mode(ci_mode)
     mappings, json_output = _load(ctx, mappings_file)
     mapping = mappings.get(name)
     duplicates = None
@@ -134,10 +141,19 @@ def check(
         from cg_cli.readers import RecordFile
 
         options = read_options(file_format, delimiter, encoding, rename, set_fields, mapping)
+        rows = 0
         with RecordFile(file, options=options) as records:
             render.note(f"reading {file}: {records.described}")
-            problems = check_file(mapping, records, records.header, records.source_header)
+
+            def counted(source: Iterable[Row]) -> Iterator[Row]:
+                nonlocal rows
+                for row in source:
+                    rows += 1
+                    yield row
+
+            problems = check_file(mapping, counted(records), records.header, records.source_header)
             problems += check_fields(mapping, list(options.constants))
+        report_check(ci_mode, junit, file, mapping.name, problems, rows)
         duplicates = None
         if file != "-":
             from cg_cli.duplicates import scan

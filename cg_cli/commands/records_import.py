@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cg_cli import render
+from cg_cli.commands.ci_output import CiOption, JunitOption, check_mode, report_check, report_import
 from cg_cli.commands.common import (
     ConfigOption,
     DelimiterOption,
@@ -106,6 +107,8 @@ def import_records(
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     retries: RetriesOption = DEFAULT_RETRIES,
     mappings_file: MappingsFileOption = None,
+    ci_mode: CiOption = None,
+    junit: JunitOption = None,
 ) -> None:
     """Push every row of a CSV or JSONL file, one request per row.
 
@@ -116,11 +119,12 @@ def import_records(
     130 interrupted; 143 terminated (SIGTERM).
     """
     from cg_cli.duplicates import DuplicatePolicy
-    from cg_cli.errors import UsageError
+    from cg_cli.errors import CheckFailed, ImportEnded, UsageError
     from cg_cli.import_run import ImportRequest, ImportRun
     from cg_cli.progress import progress_for
     from cg_cli.targets import resolve_target
 
+    check_mode(ci_mode)
     settings = settings_for(ctx, mappings_file=mappings_file)
     target = resolve_target(settings, config=config, mapping_name=mapping)
     if duplicates not in {p.value for p in DuplicatePolicy}:
@@ -145,8 +149,18 @@ def import_records(
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
     new_sender = None if dry_run else _sender_factory(settings, options)
     run = ImportRun(request, new_sender, progress=None if render.quiet() else progress_for, notice=render.note)
-    with _stop_on_signals(run):
-        report = run.run()
+    try:
+        with _stop_on_signals(run):
+            report = run.run()
+    except ImportEnded as ended:  # failed rows, a stop, a signal: CI still gets its annotations and summary
+        if not dry_run:
+            report_import(ci_mode, junit, file, ended.summary, ended.message)
+        raise
+    except CheckFailed as refused:  # the header (or --duplicates error): nothing was sent
+        report_check(ci_mode, junit, file, mapping or config or "", refused.problems, 0)
+        raise
+    if not dry_run:
+        report_import(ci_mode, junit, file, report.summary, report.message)
     if settings.json_output:
         render.json_out({"ok": True, **report.summary})
     render.note(report.message)

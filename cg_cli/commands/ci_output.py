@@ -1,0 +1,80 @@
+"""What `records import` and `mappings check --file` add for CI: annotations, a job summary, JUnit XML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cg_cli import ci, render
+
+if TYPE_CHECKING:
+    from cg_cli.mappings import Problem
+
+CiOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ci",
+        help="github: annotations and a job summary (default when GITHUB_ACTIONS=true); none: off.",
+        metavar="github|none",
+    ),
+]
+JunitOption = Annotated[
+    Path | None, typer.Option("--junit", help="Write a JUnit XML report here (GitLab, Jenkins, …).", metavar="PATH")
+]
+
+
+def check_mode(mode: str | None) -> None:
+    from cg_cli.errors import UsageError
+
+    if mode is not None and mode not in ci.CI_MODES:
+        raise UsageError(f"--ci {mode!r}: use github or none")
+
+
+def report_import(mode: str | None, junit: Path | None, file: str, summary: dict[str, Any], outcome: str) -> None:
+    """Annotate the failed rows, add the job summary and write the JUnit report of an import, however it ended."""
+    findings = [
+        ci.Finding(f["row"], f["line"], ci.title_of(f["error"]), f["error"]) for f in summary.get("first_failures", [])
+    ]
+    failed = int(summary.get("failed", 0))
+    if ci.github_enabled(mode):
+        for line in ci.workflow_errors(
+            file, findings, failed, summary.get("failed_file") or summary.get("results_file")
+        ):
+            render.err(render.safe(line))
+        ci.append_job_summary(ci.import_summary(file, summary, findings, outcome))
+    if junit is not None:
+        rows = sum(int(summary.get(key, 0)) for key in ("sent", "failed", "skipped", "unchanged", "superseded"))
+        _write(junit, ci.junit_xml(f"cg records import {file}", rows, findings, failed, summary.get("failed_file")))
+
+
+def report_check(
+    mode: str | None, junit: Path | None, file: str, mapping: str, problems: list[Problem], rows: int
+) -> None:
+    """Annotate the problems of `mappings check --file`, add the job summary and write the JUnit report."""
+    findings = [
+        ci.Finding(p.row, p.line or 1, f"{p.field}: {p.problem}" if p.field else p.problem, _described(p))
+        for p in problems
+    ]
+    if ci.github_enabled(mode):
+        for line in ci.workflow_errors(file, findings, len(findings), None):
+            render.err(render.safe(line))
+        ci.append_job_summary(ci.check_summary(file, mapping, findings, len(findings)))
+    if junit is not None:
+        _write(junit, ci.junit_xml(f"cg mappings check {mapping} {file}", rows, findings, len(findings), None))
+
+
+def _described(problem: Problem) -> str:
+    field = f"{problem.field}: " if problem.field else ""
+    suggestion = f" (did you mean {problem.suggestion!r}?)" if problem.suggestion else ""
+    return f"{field}{problem.problem}{suggestion}"
+
+
+def _write(path: Path, data: bytes) -> None:
+    from cg_cli.errors import UsageError
+
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write the JUnit report {path} ({exc.strerror})") from None
