@@ -56,6 +56,8 @@ class DuplicateIndex:
         self._db = sqlite3.connect(Path(self._dir.name) / "keys.sqlite", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA cache_size=-1024")  # 1 MiB: a file of any size in flat memory
+        self._db.execute("PRAGMA temp_store=FILE")
         self._db.execute("CREATE TABLE k (hash INTEGER, row INTEGER, key TEXT)")
         self._slice_start = -1
         self._slice: set[int] = set()

@@ -235,18 +235,17 @@ class Importer:
 
     def _job(self, row: Row) -> _Job | None:
         """The row with its digest and keys; None when an earlier run brought it to a final state."""
-        keys = identity_keys(self._mapping_type, row.record) if row.error is None else ()
         journal = self._journal
         if journal is None and self._state is None:
-            return _Job(row, b"", keys)
-        job = _Job(row, row_digest(row), keys)
-        if not self._resume or journal is None:
-            return job
-        previous = journal.previous(row.number)
+            return _Job(row, b"", self._keys(row))
+        digest = row_digest(row)
+        previous = journal.previous(row.number) if self._resume and journal is not None else None
         if previous is None:
-            return job
+            return _Job(row, digest, self._keys(row))
+        job = _Job(row, digest)  # done before, or changed: its keys are needed only if it is sent
         previous_digest, earlier = previous
-        if previous_digest != job.digest:
+        if previous_digest != digest:
+            job = _Job(row, digest, self._keys(row))
             self.result.stats.changed += 1
             if self.result.stats.changed == 1 and self._on_changed_input is not None:
                 self._on_changed_input(row.number)
@@ -258,6 +257,9 @@ class Importer:
         else:
             self._finish(_Outcome(job, status.SKIPPED, "sent earlier" if earlier == SENT else "failed earlier"))
         return None
+
+    def _keys(self, row: Row) -> tuple[str, ...]:
+        return identity_keys(self._mapping_type, row.record) if row.error is None else ()
 
     def _push_ready(self) -> None:
         """Give released rows to the workers; while the queue is full, record outcomes instead."""
@@ -347,7 +349,12 @@ class Importer:
     # -- recording, in input order ------------------------------------------------------
 
     def _finish(self, outcome: _Outcome) -> None:
-        self._done[outcome.job.row.number] = outcome
+        number = outcome.job.row.number
+        if number == self._next_row and not self._done:  # the common case: nothing waits, record it now
+            self._next_row += 1
+            self._record_reporting(outcome)
+            return
+        self._done[number] = outcome
         self._flush_in_order()
 
     def _flush_in_order(self, *, final: bool = False) -> None:
@@ -359,11 +366,14 @@ class Importer:
                 self._next_row = min(self._done)  # only after a bug or a broken input: record the rest
                 continue
             self._next_row += 1
-            try:
-                self._record(outcome)
-            except CgError as exc:  # a journal, failed or results file that cannot be written
-                self._stop_with(exc)
-            self._report()
+            self._record_reporting(outcome)
+
+    def _record_reporting(self, outcome: _Outcome) -> None:
+        try:
+            self._record(outcome)
+        except CgError as exc:  # a journal, failed or results file that cannot be written
+            self._stop_with(exc)
+        self._report()
 
     def _record(self, outcome: _Outcome) -> None:
         stats, journal, job = self.result.stats, self._journal, outcome.job

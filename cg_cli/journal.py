@@ -18,7 +18,6 @@ crash leaves consistent.
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import threading
 import time
@@ -60,6 +59,21 @@ def default_journal_path(input_path: str) -> Path:
     return Path("stdin.cg-journal") if input_path == "-" else Path(input_path + ".cg-journal")
 
 
+def journal_fingerprint(path: Path) -> str | None:
+    """The input fingerprint an existing journal recorded, read without opening it for writing."""
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = db.execute("SELECT value FROM meta WHERE key = 'input'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return str(found[0]) if found and found[0] else None
+
+
 def remove_regular_file(path: Path) -> None:
     """Delete a file cg wrote; never a device or FIFO someone named (`--journal /dev/null` as root)."""
     if path.is_file() and not path.is_symlink():
@@ -69,8 +83,8 @@ def remove_regular_file(path: Path) -> None:
 def row_digest(row: Row) -> bytes:
     """What identifies a row's content: the record it would send, or the line that could not be read."""
     content = row.original if row.error is not None else row.record
-    # json.dumps with every argument at its default takes the C encoder's fast path (3x faster).
-    return hashlib.blake2b(json.dumps(content).encode(), digest_size=16).digest()
+    # repr of the dict (strings, numbers, booleans, in column order) is exact and the cheapest to make.
+    return hashlib.blake2b(repr(content).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class Journal:

@@ -265,15 +265,19 @@ def identity_keys(mapping_type: str | None, record: MappingType[str, Any]) -> tu
     A known type has one key (Account Name; or Email, else Phone). With a bare --config of
     unknown type every documented key present counts, so no pair that could match is reordered.
     """
-    present = [(f, _key_value(record.get(f))) for f in IDENTITY_FIELDS.get(mapping_type or "", DOCUMENTED_KEYS)]
-    values = [f"{f}\0{v}" for f, v in present if v]
-    if mapping_type in IDENTITY_FIELDS:
-        return tuple(values[:1])
-    return tuple(values)
-
-
-def _key_value(value: Any) -> str:
-    return "" if value is None or not is_scalar(value) else str(value).strip().casefold()
+    fields = IDENTITY_FIELDS.get(mapping_type or "")
+    known = fields is not None
+    keys: list[str] = []
+    for field in fields or DOCUMENTED_KEYS:
+        value = record.get(field)
+        if value is None or not is_scalar(value):
+            continue
+        text = (value if type(value) is str else str(value)).strip()
+        if text:
+            keys.append(f"{field}\0{text.casefold()}")
+            if known:
+                break
+    return tuple(keys)
 
 
 def check_mapping(mapping: Mapping) -> list[Problem]:
