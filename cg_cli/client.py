@@ -93,18 +93,31 @@ class _LoggedRetry(Retry):
 
 
 class _TrustAdapter(HTTPAdapter):
-    """An adapter whose TLS context is ours: the system store, or the CA file the user named."""
+    """An adapter whose TLS context is ours (the system store, or the CA file the user named),
+    built at the first HTTPS request: loading a CA bundle costs tens of milliseconds per process."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
-        self._ssl_context = ssl_context
-        super().__init__(**kwargs)
+    def __init__(self, *, pool_connections: int, pool_maxsize: int, **kwargs: Any) -> None:
+        self._ssl_context: ssl.SSLContext | None = None
+        self._pool_sizes = (pool_connections, pool_maxsize)
+        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize, **kwargs)
+
+    def _trust(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = tls_context()
+            self.init_poolmanager(*self._pool_sizes)
+        return self._ssl_context
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self._ssl_context
+        if self._ssl_context is not None:
+            kwargs["ssl_context"] = self._ssl_context
         super().init_poolmanager(*args, **kwargs)
 
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self._trust()
+        return super().send(request, *args, **kwargs)
+
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        kwargs["ssl_context"] = self._ssl_context
+        kwargs["ssl_context"] = self._trust()
         return super().proxy_manager_for(proxy, **kwargs)
 
 
@@ -147,7 +160,7 @@ def new_session(options: HttpOptions) -> requests.Session:
     # proxies (a third of the time per row of an import); read them once here.
     session.trust_env = False
     session.headers["User-Agent"] = USER_AGENT
-    session.mount("https://", _TrustAdapter(tls_context(), max_retries=retry, pool_connections=2, pool_maxsize=2))
+    session.mount("https://", _TrustAdapter(max_retries=retry, pool_connections=2, pool_maxsize=2))
     session.mount("http://", HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=2))
     return session
 
