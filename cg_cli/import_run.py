@@ -109,6 +109,7 @@ class ImportRun:
                 f"--duplicates {request.duplicates} needs the whole file before sending; stdin cannot be read twice",
                 hint="write the input to a file first, or use --duplicates ordered",
             )
+        _refuse_overwriting_input(request.file, *(p for p in (request.results_path, request.state_path) if p))
         if request.full and request.state_path is None:
             raise UsageError("--full goes with --state PATH", hint="--full sends every row and still updates the state")
         with RecordFile(request.file, options=request.read) as records:
@@ -231,7 +232,8 @@ class ImportRun:
             durable_in_flight=request.target.sends_surveys,
         )
         failed_path = request.failed_path or default_failed_path(request.file, records.format)
-        _refuse_overwriting_input(request.file, journal.path, failed_path)
+        outputs = [p for p in (request.results_path, request.state_path) if p is not None]
+        _refuse_overwriting_input(request.file, journal.path, failed_path, *outputs)
         resuming = self._start_journal(journal)
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows

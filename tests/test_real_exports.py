@@ -180,3 +180,12 @@ def test_results_and_failed_file_are_in_input_order(cg, server: Any) -> None:
     with Path("a.failed.csv").open() as stream:
         assert [int(r["_row"]) for r in csv.DictReader(stream)] == list(range(7, 101, 7))
     assert len(sandbox.records()) == 86
+
+
+@pytest.mark.parametrize("option", ["--results", "--state", "--failed", "--journal"])
+def test_no_output_may_overwrite_the_input(cg, server: Any, option: str) -> None:
+    server()
+    Path("a.csv").write_text("Account Name\nA\n")
+    result = cg("records", "import", "a.csv", "--mapping", "accounts", option, "a.csv")
+    assert result.exit_code == 2 and "is the input file" in result.stderr
+    assert Path("a.csv").read_text() == "Account Name\nA\n"
