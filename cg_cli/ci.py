@@ -141,16 +141,17 @@ def _findings_table(findings: Sequence[Finding], heading: str) -> list[str]:
     return lines
 
 
-def append_job_summary(text: str) -> None:
-    """Add to $GITHUB_STEP_SUMMARY when the runner gave one; a summary that cannot be written is not an error."""
+def append_job_summary(text: str) -> str | None:
+    """Add to $GITHUB_STEP_SUMMARY when the runner gave one; why it could not be written, if it could not."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
-        return
+        return None
     try:
         with open(path, "a", encoding="utf-8") as stream:
             stream.write(text)
-    except OSError:
-        pass
+    except OSError as exc:
+        return f"cannot write the job summary {path} ({exc.strerror or exc.__class__.__name__})"
+    return None
 
 
 def junit_xml(suite: str, rows: int, findings: Sequence[Finding], total: int, where: str | None) -> bytes:

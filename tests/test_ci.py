@@ -144,3 +144,14 @@ def test_the_script_the_action_runs(server: Any, tmp_path: Path) -> None:
     assert done.returncode == 6, done.stderr
     assert outputs.read_text().splitlines() == ["sent=1", "failed=1", "exit-code=6"]
     assert Path("r s.csv").exists() and len(sandbox.records()) == 1
+
+
+def test_reports_that_cannot_be_written_are_warnings(cg, server: Any, monkeypatch) -> None:
+    server()
+    Path("a.csv").write_text("Account Name\nA\n")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(Path("no-such-dir") / "summary.md"))
+    result = cg("records", "import", "a.csv", "--mapping", "accounts", "--junit", "no-such-dir/r.xml")
+    assert result.exit_code == 0, result.output
+    assert "warning: cannot write the job summary" in result.stderr
+    assert "warning: cannot write the JUnit report" in result.stderr

@@ -43,7 +43,7 @@ def report_import(mode: str | None, junit: Path | None, file: str, summary: dict
             file, findings, failed, summary.get("failed_file") or summary.get("results_file")
         ):
             render.err(render.safe(line))
-        ci.append_job_summary(ci.import_summary(file, summary, findings, outcome))
+        _warn(ci.append_job_summary(ci.import_summary(file, summary, findings, outcome)))
     if junit is not None:
         rows = sum(int(summary.get(key, 0)) for key in ("sent", "failed", "skipped", "unchanged", "superseded"))
         _write(junit, ci.junit_xml(f"cg records import {file}", rows, findings, failed, summary.get("failed_file")))
@@ -60,7 +60,7 @@ def report_check(
     if ci.github_enabled(mode):
         for line in ci.workflow_errors(file, findings, len(findings), None):
             render.err(render.safe(line))
-        ci.append_job_summary(ci.check_summary(file, mapping, findings, len(findings)))
+        _warn(ci.append_job_summary(ci.check_summary(file, mapping, findings, len(findings))))
     if junit is not None:
         _write(junit, ci.junit_xml(f"cg mappings check {mapping} {file}", rows, findings, len(findings), None))
 
@@ -72,9 +72,13 @@ def _described(problem: Problem) -> str:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from cg_cli.errors import UsageError
-
+    """A report that cannot be written is a warning: the import or check it reports on stands."""
     try:
         path.write_bytes(data)
     except OSError as exc:
-        raise UsageError(f"cannot write the JUnit report {path} ({exc.strerror})") from None
+        _warn(f"cannot write the JUnit report {path} ({exc.strerror or exc.__class__.__name__})")
+
+
+def _warn(problem: str | None) -> None:
+    if problem:
+        render.err(render.safe(f"warning: {problem}"))
