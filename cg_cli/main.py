@@ -11,6 +11,16 @@ from cg_cli.constants import ENV_DEBUG
 EXIT_INTERRUPTED = 130
 
 
+_ctrl_c_seen = False
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Python's own Ctrl-C, remembering that it came: whatever breaks after it is the interruption."""
+    global _ctrl_c_seen
+    _ctrl_c_seen = True
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     """Entry point of the `cg` script: Ctrl-C at any moment is exit 130 and one line, a bug is exit 1."""
     try:
@@ -19,7 +29,7 @@ def main() -> int:
         os.write(2, b"interrupted\n")
         return EXIT_INTERRUPTED
     except Exception as exc:
-        if not caused_by_ctrl_c(exc):
+        if not (_ctrl_c_seen or caused_by_ctrl_c(exc)):
             raise
         os.write(2, b"interrupted\n")
         return EXIT_INTERRUPTED
@@ -42,6 +52,10 @@ def _main() -> int:
         # The commonest probe in scripts answers before Typer is even imported.
         sys.stdout.write(f"cg {__version__}\n")
         return 0
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # an ignored Ctrl-C stays ignored
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     from cg_cli.cli import app
     from cg_cli.commands.common import AppState
     from cg_cli.errors import ExitCode
@@ -53,7 +67,7 @@ def _main() -> int:
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
-        if caused_by_ctrl_c(exc):
+        if _ctrl_c_seen or caused_by_ctrl_c(exc):
             raise
         if os.environ.get(ENV_DEBUG) == "1" or "-v" in sys.argv or "--verbose" in sys.argv:
             raise
