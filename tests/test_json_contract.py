@@ -62,6 +62,11 @@ CASES: dict[str, tuple[tuple[str, ...], int]] = {
     "mappings check": (("mappings", "check", "accounts"), 0),
     "mappings check problems": (("mappings", "check", "accounts", "--file", "bad_header.csv"), 4),
     "unknown command": (("recrods",), 2),
+    "auth list": (("auth", "list"), 0),
+    "completion": (("completion", "bash"), 0),
+    "completion unknown shell": (("completion", "tcsh"), 2),
+    "help": (("help", "records", "put"), 0),
+    "records state missing": (("records", "state", "nope.db"), 2),
 }
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cg_cli import render
-from cg_cli.commands.common import new_app
+from cg_cli.commands.common import new_app, settings_for
 
 app = new_app("Print the shell completion script.")
 
@@ -24,6 +24,7 @@ Or try it in the current bash:
 
 @app.command(epilog=COMPLETION_EXAMPLES)
 def completion(
+    ctx: typer.Context,
     shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", metavar="bash|zsh|fish")],
 ) -> None:
     """Print the completion script for SHELL on stdout (commands, options, mapping names)."""
@@ -33,4 +34,8 @@ def completion(
 
     if shell not in SHELLS:
         raise UsageError(f"no completion for shell {shell!r}", hint=f"use one of: {', '.join(SHELLS)}")
-    render.out(get_completion_script(prog_name="cg", complete_var="_CG_COMPLETE", shell=shell).rstrip("\n"))
+    script = get_completion_script(prog_name="cg", complete_var="_CG_COMPLETE", shell=shell).rstrip("\n")
+    if settings_for(ctx).json_output:
+        render.json_out({"ok": True, "shell": shell, "script": script})
+    else:
+        render.out(script)

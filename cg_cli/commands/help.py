@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cg_cli import render
-from cg_cli.commands.common import new_app
+from cg_cli.commands.common import new_app, settings_for
 
 app = new_app("Show help for cg or one of its commands.")
 
@@ -32,4 +32,7 @@ def help(  # noqa: A001 - the command users type
             raise UsageError(f"no command {' '.join(command or [])!r}", hint="see `cg --help` for the commands")
         current_ctx = typer.Context(found, info_name=name, parent=current_ctx)
         current = found
-    render.out(current_ctx.get_help())
+    if settings_for(ctx).json_output:
+        render.json_out({"ok": True, "command": " ".join(command or []), "help": current_ctx.get_help()})
+    else:
+        render.out(current_ctx.get_help())
