@@ -1,10 +1,12 @@
-"""The counts of an import run, and how they read as JSON."""
+"""The counts of an import run and how they read as JSON; the parts a run plugs in
+(a sender, a progress display, a state) and its rate limit."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cg_cli.errors import CgError
 from cg_cli.mappings import Problem
@@ -71,3 +73,46 @@ def summary_json(result: ImportResult) -> dict[str, Any]:
         "rows_per_second": round(stats.rows_per_second, 1),
         "interrupted": result.interrupted,
     }
+
+
+class Sender(Protocol):
+    def put(self, content_type: str, body: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Progress(Protocol):
+    def update(self, stats: ImportStats) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class State(Protocol):
+    """What the service already holds (`--state`): unchanged rows are not sent again."""
+
+    def unchanged(self, key: str, digest: bytes) -> bool: ...
+
+    def remember(self, key: str, digest: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class RateLimiter:
+    """Spaces requests evenly so that all workers together stay under `per_second`."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self._interval = 1.0 / per_second if per_second else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Wait for this request's slot; False when the run was stopped meanwhile."""
+        if not self._interval:
+            return not stop.is_set()
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next, now)
+            self._next = slot + self._interval
+        if slot > now and stop.wait(slot - now):
+            return False
+        return not stop.is_set()

@@ -16,12 +16,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from cg_cli import results_file as status
 from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
 from cg_cli.failed_file import FailedFile
-from cg_cli.import_stats import ImportResult, ImportStats, summary_json
+from cg_cli.import_stats import ImportResult, ImportStats, Progress, RateLimiter, Sender, State, summary_json
 from cg_cli.journal import FAILED, IN_FLIGHT, SENT, Journal, row_digest
 from cg_cli.mappings import Mapping, check_fields, check_values, identity_keys
 from cg_cli.readers import Row
@@ -34,50 +33,7 @@ MAYBE_ARRIVED = (
     "may have arrived: the run was killed while this survey row was in flight; "
     "check in CustomerGauge before you send it again"
 )
-__all__ = ["ImportResult", "ImportStats", "Importer", "summary_json"]
-
-
-class Sender(Protocol):
-    def put(self, content_type: str, body: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class Progress(Protocol):
-    def update(self, stats: ImportStats) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class State(Protocol):
-    """What the service already holds (`--state`): unchanged rows are not sent again."""
-
-    def unchanged(self, key: str, digest: bytes) -> bool: ...
-
-    def remember(self, key: str, digest: bytes) -> None: ...
-
-    def commit(self) -> None: ...
-
-
-class RateLimiter:
-    """Spaces requests evenly so that all workers together stay under `per_second`."""
-
-    def __init__(self, per_second: float | None) -> None:
-        self._interval = 1.0 / per_second if per_second else 0.0
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-
-    def wait(self, stop: threading.Event) -> bool:
-        """Wait for this request's slot; False when the run was stopped meanwhile."""
-        if not self._interval:
-            return not stop.is_set()
-        with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now)
-            self._next = slot + self._interval
-        if slot > now and stop.wait(slot - now):
-            return False
-        return not stop.is_set()
+__all__ = ["ImportResult", "ImportStats", "Importer", "Progress", "Sender", "State", "summary_json"]
 
 
 @dataclass(frozen=True)
