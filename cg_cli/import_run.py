@@ -109,7 +109,7 @@ class ImportRun:
                 f"--duplicates {request.duplicates} needs the whole file before sending; stdin cannot be read twice",
                 hint="write the input to a file first, or use --duplicates ordered",
             )
-        _refuse_overwriting_input(request.file, *(p for p in (request.results_path, request.state_path) if p))
+        _refuse_overwriting_input(request.file, results_file=request.results_path, state=request.state_path)
         if request.full and request.state_path is None:
             raise UsageError("--full goes with --state PATH", hint="--full sends every row and still updates the state")
         with RecordFile(request.file, options=request.read) as records:
@@ -232,8 +232,13 @@ class ImportRun:
             durable_in_flight=request.target.sends_surveys,
         )
         failed_path = request.failed_path or default_failed_path(request.file, records.format)
-        outputs = [p for p in (request.results_path, request.state_path) if p is not None]
-        _refuse_overwriting_input(request.file, journal.path, failed_path, *outputs)
+        _refuse_overwriting_input(
+            request.file,
+            journal=journal.path,
+            failed_file=failed_path,
+            results_file=request.results_path,
+            state=request.state_path,
+        )
         resuming = self._start_journal(journal)
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
@@ -398,13 +403,19 @@ def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> int:
     return final - matched
 
 
-def _refuse_overwriting_input(input_path: str, *outputs: Path) -> None:
-    if input_path == "-":
-        return
-    source = Path(input_path).resolve()
-    for output in outputs:
-        if output.resolve() == source:
-            raise UsageError(f"{output} is the input file: cg would overwrite it", hint="name another path")
+def _refuse_overwriting_input(input_path: str, **outputs: Path | None) -> None:
+    """No file an import writes may be the input, or another of them (results written over the journal...)."""
+    seen: dict[Path, str] = {} if input_path == "-" else {Path(input_path).resolve(): "the input file"}
+    for role, output in outputs.items():
+        if output is None:
+            continue
+        resolved = output.resolve()
+        if resolved in seen:
+            raise UsageError(
+                f"{output} is {seen[resolved]} and would be the {role.replace('_', ' ')} too: cg would overwrite it",
+                hint="name another path",
+            )
+        seen[resolved] = f"the {role.replace('_', ' ')}"
 
 
 def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:

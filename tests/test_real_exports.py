@@ -189,3 +189,11 @@ def test_no_output_may_overwrite_the_input(cg, server: Any, option: str) -> None
     result = cg("records", "import", "a.csv", "--mapping", "accounts", option, "a.csv")
     assert result.exit_code == 2 and "is the input file" in result.stderr
     assert Path("a.csv").read_text() == "Account Name\nA\n"
+
+
+def test_two_outputs_may_not_share_a_path(cg, server: Any) -> None:
+    server()
+    Path("a.csv").write_text("Account Name\nA\n")
+    result = cg("records", "import", "a.csv", "--mapping", "accounts", "--results", "a.failed.csv")
+    assert result.exit_code == 2
+    assert "a.failed.csv is the failed file and would be the results file too" in result.stderr
