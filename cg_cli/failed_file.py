@@ -22,9 +22,10 @@ def default_failed_path(input_path: str, fmt: str) -> Path:
 class FailedFile:
     """Failed rows as read, plus `_row` and `_error`; opened at the first failure, flushed per row."""
 
-    def __init__(self, path: Path, fmt: str, header: list[str] | None, *, append: bool) -> None:
+    def __init__(self, path: Path, fmt: str, header: list[str] | None, *, append: bool, delimiter: str = ",") -> None:
         self.path = path
         self.format = fmt
+        self.delimiter = delimiter  # the input's: a semicolon export's failed rows open in the same Excel
         # _row and _error of an earlier failed file are replaced, not repeated.
         self._width = len(header or [])
         self._keep = [i for i, h in enumerate(header or []) if h not in RESERVED_COLUMNS]
@@ -66,7 +67,7 @@ class FailedFile:
         existed = self.path.exists() and self.path.stat().st_size > 0
         self._stream = self.path.open("a" if self.append else "w", encoding="utf-8", newline="")
         if self.format == "csv":
-            self._csv = csv.writer(self._stream)
+            self._csv = csv.writer(self._stream, delimiter=self.delimiter)
             if not (self.append and existed):
                 self._csv.writerow([*(self.header or []), ROW_COLUMN, ERROR_COLUMN])
 

@@ -242,7 +242,9 @@ class ImportRun:
         resuming = self._start_journal(journal)
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
-        failed = FailedFile(failed_path, records.format, records.source_header, append=resuming)
+        failed = FailedFile(
+            failed_path, records.format, records.source_header, append=resuming, delimiter=records.delimiter
+        )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
             fingerprint = input_fingerprint(request.file)

@@ -197,3 +197,13 @@ def test_two_outputs_may_not_share_a_path(cg, server: Any) -> None:
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--results", "a.failed.csv")
     assert result.exit_code == 2
     assert "a.failed.csv is the failed file and would be the results file too" in result.stderr
+
+
+def test_the_failed_file_keeps_the_input_delimiter_and_imports_again(cg, server: Any) -> None:
+    sandbox = server()
+    Path("eu.csv").write_text("Account Name;Email\nACME;a@x.io\nGlobex;bad\n")
+    assert cg("records", "import", "eu.csv", "--mapping", "accounts").exit_code == 6
+    assert Path("eu.failed.csv").read_text().splitlines()[0] == "Account Name;Email;_row;_error"
+    Path("fixed.csv").write_text(Path("eu.failed.csv").read_text().replace(";bad;", ";g@x.io;"))
+    assert cg("records", "import", "fixed.csv", "--mapping", "accounts").exit_code == 0
+    assert len(sandbox.records()) == 2
