@@ -114,6 +114,9 @@ class ImportRun:
             raise UsageError("--full goes with --state PATH", hint="--full sends every row and still updates the state")
         with RecordFile(request.file, options=request.read) as records:
             self._check_header(records)
+            if not request.dry_run:
+                self._refuse_shared_paths(records)
+                self._refuse_an_unfinished_journal()  # before the pre-flight reads a large file for nothing
             duplicates = self._preflight(records)
             state = (
                 StateStore(request.state_path, request.target.reference, full=request.full)
@@ -279,23 +282,40 @@ class ImportRun:
             with contextlib.suppress(JournalError):
                 journal.close()
 
+    def _refuse_shared_paths(self, records: RecordFile) -> None:
+        request = self.request
+        _refuse_overwriting_input(
+            request.file,
+            journal=request.journal_path or default_journal_path(request.file),
+            failed_file=request.failed_path or default_failed_path(request.file, records.format),
+            results_file=request.results_path,
+            state=request.state_path,
+        )
+
+    def _refuse_an_unfinished_journal(self) -> None:
+        """An earlier run's journal and neither --resume nor --restart: say how that run ended, and the choices."""
+        request = self.request
+        journal = Journal(request.journal_path or default_journal_path(request.file), request.target.reference)
+        if not journal.exists() or request.resume or request.restart:
+            return
+        try:
+            journal.open(create=False)
+            what = journal.describe()
+        finally:
+            journal.close()
+        raise UsageError(
+            f"journal {journal.path} exists: {what}",
+            hint="pass --resume to send only the rows not yet accepted (rows that failed stay failed), "
+            "or --restart to discard the journal and send every row",
+        )
+
     def _start_journal(self, journal: Journal) -> bool:
         """Open the journal under the resume rules; True when this run resumes an earlier one."""
         request = self.request
         if journal.exists() and request.restart:
             journal.remove()
         existed = journal.exists()
-        if existed and not request.resume:
-            try:
-                journal.open(create=False)
-                what = journal.describe()
-            finally:
-                journal.close()
-            raise UsageError(
-                f"journal {journal.path} exists: {what}",
-                hint="pass --resume to send only the rows not yet accepted (rows that failed stay failed), "
-                "or --restart to discard the journal and send every row",
-            )
+        self._refuse_an_unfinished_journal()
         journal.open(create=True)
         return existed and request.resume
 
