@@ -340,28 +340,6 @@ def wait_for_records(sandbox: SandboxHandle, count: int, timeout: float = 20) ->
         time.sleep(0.05)
 
 
-def test_ctrl_c_then_resume_is_exactly_once(server) -> None:
-    sandbox = server(latency=0.02)
-    write_accounts(Path("a.csv"), 400)
-    proc = import_process(sandbox, "a.csv", "--mapping", "accounts", "--workers", "4")
-    wait_for_records(sandbox, 20)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert "interrupted:" in err and "--resume" in err
-    assert "Traceback" not in err
-    first = len(sandbox.records())
-    assert 20 <= first < 400
-    journaled = [n for n, status in journal_rows(Path("a.csv.cg-journal")).items() if status == "S"]
-    assert len(journaled) == first  # every request in flight finished and was journaled
-    resumed = import_process(sandbox, "a.csv", "--mapping", "accounts", "--resume")
-    _, err = resumed.communicate(timeout=60)
-    assert resumed.returncode == 0, err
-    names = received_names(sandbox)
-    assert len(names) == 400 and set(names.values()) == {1}
-    assert not Path("a.csv.cg-journal").exists()
-
-
 def test_token_expiry_mid_run_costs_one_refresh(server) -> None:
     sandbox = server(latency=0.01)
     write_accounts(Path("a.csv"), 300)
