@@ -261,24 +261,10 @@ def curl_loop_rate(url: str, token: str, rows: int, work: Path, env: dict[str, s
     return rows / (time.perf_counter() - started)
 
 
-def ceiling_rate(url: str, token: str, rows: int, workers: int, env: dict[str, str]) -> float:
+def peer_rate(script: str, env: dict[str, str], *args: object) -> float:
+    """Rows per second of a peer script in bench/ (it prints just that number)."""
     done = subprocess.run(
-        [sys.executable, str(HERE / "ceiling.py"), url, token, REF, str(rows), str(workers)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(done.stdout.strip())
-
-
-def threadpool_rate(url: str, token: str, path: Path, workers: int, env: dict[str, str]) -> float:
-    done = subprocess.run(
-        [sys.executable, str(HERE / "threadpool_peer.py"), url, token, REF, str(path), str(workers)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, str(HERE / script), *map(str, args)], env=env, capture_output=True, text=True, check=True
     )
     return float(done.stdout.strip())
 
@@ -332,9 +318,9 @@ def imports(work: Path) -> None:
             token = subprocess.run([CG, "auth", "token"], env=env, capture_output=True, text=True, check=True)
             rate = import_rate(path, env, workers)
             reset(url)
-            peer = threadpool_rate(url, token.stdout.strip(), path, workers, env)
+            peer = peer_rate("threadpool_peer.py", env, url, token.stdout.strip(), REF, path, workers)
             reset(url)
-            ceiling = ceiling_rate(url, token.stdout.strip(), rows, workers, env)
+            ceiling = peer_rate("ceiling.py", env, url, token.stdout.strip(), REF, rows, workers)
         add(
             f"import {rows} rows, --workers {workers} vs requests + thread pool",
             rate,
