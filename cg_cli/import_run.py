@@ -9,6 +9,7 @@ prints: one-line notices go through the `notice` callback.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import os
@@ -109,13 +110,12 @@ class ImportRun:
                 f"--duplicates {request.duplicates} needs the whole file before sending; stdin cannot be read twice",
                 hint="write the input to a file first, or use --duplicates ordered",
             )
-        _refuse_overwriting_input(request.file, results_file=request.results_path, state=request.state_path)
         if request.full and request.state_path is None:
             raise UsageError("--full goes with --state PATH", hint="--full sends every row and still updates the state")
         with RecordFile(request.file, options=request.read) as records:
             self._check_header(records)
+            self._refuse_shared_paths(records)
             if not request.dry_run:
-                self._refuse_shared_paths(records)
                 self._refuse_an_unfinished_journal()  # before the pre-flight reads a large file for nothing
             duplicates = self._preflight(records)
             state = (
@@ -140,7 +140,8 @@ class ImportRun:
         if request.file == "-":
             self._notice(f"reading stdin: {records.described}")
             return None
-        if self._resuming_unchanged_input() and request.duplicates == DuplicatePolicy.ORDERED:
+        resuming = request.resume and not request.dry_run
+        if resuming and self._journal_saw_this_input and request.duplicates == DuplicatePolicy.ORDERED:
             # The earlier run reported this file's keys already: a resume of a million rows needs no second scan.
             self._notice(f"reading {request.file}: {records.described}; unchanged since the journal was written")
             return None
@@ -163,13 +164,22 @@ class ImportRun:
             )
         return index
 
-    def _resuming_unchanged_input(self) -> bool:
-        request = self.request
-        if not request.resume or request.dry_run:
-            return False
-        path = request.journal_path or default_journal_path(request.file)
-        seen = journal_fingerprint(path)
-        return seen is not None and seen == input_fingerprint(request.file)
+    @property
+    def _journal_path(self) -> Path:
+        return self.request.journal_path or default_journal_path(self.request.file)
+
+    def _failed_path(self, records: RecordFile) -> Path:
+        return self.request.failed_path or default_failed_path(self.request.file, records.format)
+
+    @functools.cached_property
+    def _fingerprint(self) -> str | None:
+        return input_fingerprint(self.request.file)
+
+    @functools.cached_property
+    def _journal_saw_this_input(self) -> bool:
+        """The journal recorded this very file (asked before this run records its own fingerprint)."""
+        seen = journal_fingerprint(self._journal_path)
+        return seen is not None and seen == self._fingerprint
 
     def _check_header(self, records: RecordFile) -> None:
         mapping = self.request.target.mapping
@@ -229,19 +239,8 @@ class ImportRun:
 
     def _import(self, records: RecordFile, duplicates: DuplicateIndex | None, state: StateStore | None) -> ImportReport:
         request = self.request
-        journal = Journal(
-            request.journal_path or default_journal_path(request.file),
-            request.target.reference,
-            durable_in_flight=request.target.sends_surveys,
-        )
-        failed_path = request.failed_path or default_failed_path(request.file, records.format)
-        _refuse_overwriting_input(
-            request.file,
-            journal=journal.path,
-            failed_file=failed_path,
-            results_file=request.results_path,
-            state=request.state_path,
-        )
+        journal = Journal(self._journal_path, request.target.reference, durable_in_flight=request.target.sends_surveys)
+        failed_path = self._failed_path(records)
         resuming = self._start_journal(journal)
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
@@ -250,10 +249,9 @@ class ImportRun:
         )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
-            fingerprint = input_fingerprint(request.file)
             if resuming:
-                self._say_what_changed(journal, fingerprint)
-            journal.begin_run(fingerprint)
+                self._say_what_changed(journal)
+            journal.begin_run(self._fingerprint)
             importer = self._importer_for(
                 records,
                 journal=journal,
@@ -283,11 +281,13 @@ class ImportRun:
                 journal.close()
 
     def _refuse_shared_paths(self, records: RecordFile) -> None:
+        """Before anything is read twice or written: no output may be the input, or another output."""
         request = self.request
+        writes = not request.dry_run  # a dry run writes no journal or failed file
         _refuse_overwriting_input(
             request.file,
-            journal=request.journal_path or default_journal_path(request.file),
-            failed_file=request.failed_path or default_failed_path(request.file, records.format),
+            journal=self._journal_path if writes else None,
+            failed_file=self._failed_path(records) if writes else None,
             results_file=request.results_path,
             state=request.state_path,
         )
@@ -295,7 +295,7 @@ class ImportRun:
     def _refuse_an_unfinished_journal(self) -> None:
         """An earlier run's journal and neither --resume nor --restart: say how that run ended, and the choices."""
         request = self.request
-        journal = Journal(request.journal_path or default_journal_path(request.file), request.target.reference)
+        journal = Journal(self._journal_path, request.target.reference)
         if not journal.exists() or request.resume or request.restart:
             return
         try:
@@ -314,14 +314,13 @@ class ImportRun:
         request = self.request
         if journal.exists() and request.restart:
             journal.remove()
-        existed = journal.exists()
-        self._refuse_an_unfinished_journal()
+        existed = journal.exists()  # without --resume or --restart, run() has refused it already
         journal.open(create=True)
         return existed and request.resume
 
-    def _say_what_changed(self, journal: Journal, fingerprint: str | None) -> None:
+    def _say_what_changed(self, journal: Journal) -> None:
         """Before sending: how many journaled rows the input no longer holds as they were."""
-        if fingerprint is None or fingerprint == journal.input_fingerprint():
+        if self._fingerprint is None or self._journal_saw_this_input:
             return  # stdin cannot be read twice: a changed row is named when the run reaches it
         changed = count_changed_rows(journal, self.request.file, self.request.read)
         if changed:

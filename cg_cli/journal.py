@@ -21,7 +21,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -32,7 +32,6 @@ SCHEMA_VERSION = "2"
 SENT = "S"
 FAILED = "F"
 IN_FLIGHT = "I"
-FINAL = (SENT, FAILED)
 LOOKUP_SLICE = 8192  # rows fetched per query on resume: flat memory, few queries
 SYNC_INTERVAL = 0.25  # outcomes are committed at least this often while rows flow
 
@@ -162,9 +161,6 @@ class Journal:
             return f"an earlier import stopped ({meta.get('reason', 'unknown reason')})"
         return "an earlier import did not finish (it was killed, or the machine went down)"
 
-    def input_fingerprint(self) -> str | None:
-        return self._meta().get("input")
-
     def count(self, status: str) -> int:
         with self._lock:
             row = self._conn().execute("SELECT count(*) FROM rows WHERE status = ?", (status,)).fetchone()
@@ -191,24 +187,6 @@ class Journal:
                 self._slice = {n: (d, s) for n, d, s in found}
             self._slice_start = start
         return self._slice.get(number)
-
-    def iter_final(self) -> Iterator[tuple[int, bytes]]:
-        """(number, digest) of every row that reached a final state, in order, a slice at a time."""
-        after = -1
-        while True:
-            with self._lock:
-                chunk = (
-                    self._conn()
-                    .execute(
-                        "SELECT number, digest FROM rows WHERE number > ? AND status IN (?, ?) ORDER BY number LIMIT ?",
-                        (after, SENT, FAILED, LOOKUP_SLICE),
-                    )
-                    .fetchall()
-                )
-            if not chunk:
-                return
-            yield from chunk
-            after = chunk[-1][0]
 
     def record(self, number: int, digest: bytes, status: str) -> None:
         with self._lock:
@@ -258,12 +236,6 @@ class Journal:
                     raise self._write_error(exc) from None
             self._dirty = False
             self._last_commit = time.monotonic()
-
-    def in_flight(self) -> Iterator[int]:
-        """Rows marked in flight by a run that never learned their outcome."""
-        with self._lock:
-            numbers = [n for (n,) in self._conn().execute("SELECT number FROM rows WHERE status = 'I' ORDER BY number")]
-        return iter(numbers)
 
     def close(self) -> None:
         """Commit what is left and close; a commit that fails still closes, then raises."""
