@@ -238,7 +238,7 @@ class Importer:
             except queue.Empty:
                 break
             self._pending -= 1
-            self._busy.subtract(outcome.job.keys)
+            _release(self._busy, outcome.job.keys)
             if outcome.status == status.SENT and self._state is not None and outcome.job.keys:
                 self._remember(outcome.job)
             self._finish(outcome)
@@ -256,7 +256,7 @@ class Importer:
                 claimed.update(job.keys)
                 still.append(job)
             else:
-                self._blocked_keys.subtract(job.keys)
+                _release(self._blocked_keys, job.keys)
                 self._dispatch(job)
         self._blocked = still
 
@@ -265,7 +265,7 @@ class Importer:
         for job in (*self._blocked, *self._ready):
             self._finish(_Outcome(job, status.NOT_SENT))
         for job in self._ready:
-            self._busy.subtract(job.keys)
+            _release(self._busy, job.keys)
         self._blocked.clear()
         self._blocked_keys.clear()
         self._ready.clear()
@@ -420,3 +420,13 @@ class Importer:
         except AuthError as exc:
             return _Outcome(job, status.NOT_SENT, stop=exc)
         return _Outcome(job, status.SENT)
+
+
+def _release(counts: Counter[str], keys: tuple[str, ...]) -> None:
+    """One row fewer holds `keys`; a key no row holds leaves the counter (Counter.subtract keeps zeros,
+    which would grow by one entry per key of the file)."""
+    for key in keys:
+        if counts[key] <= 1:
+            del counts[key]
+        else:
+            counts[key] -= 1

@@ -271,3 +271,15 @@ def test_rate_limited_workers_stop_promptly() -> None:
         importer_run.run()
     assert time.monotonic() - started < 1.5  # not the 2 s slot of the next row, let alone 40 s
     assert sum(service.delivered.values()) == 1
+
+
+def test_keys_held_in_flight_are_let_go_so_memory_stays_flat() -> None:
+    from cg_cli.importer import Importer
+    from cg_cli.readers import Row
+
+    rows = [Row(n, {"Account Name": f"A{n % 700}"}, [], None, n + 1) for n in range(1, 3001)]
+    importer = Importer(
+        rows, reference="r", mapping=ACCOUNTS, check_unknown_fields=False, new_sender=FakeService().sender, workers=4
+    )
+    assert importer.run().stats.sent == 3000
+    assert not importer._busy and not importer._blocked_keys  # one entry per key would pile up on a big file
