@@ -8,7 +8,6 @@ requests, so commands import it only when they are about to send something.
 from __future__ import annotations
 
 import os
-import re
 import ssl
 import time
 from types import TracebackType
@@ -40,7 +39,7 @@ from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError, 
 from cg_cli.records import USER_AGENT, request_headers
 from cg_cli.scrub import Scrubber
 from cg_cli.settings import Credentials, HttpOptions
-from cg_cli.tokens import Token, TokenProvider, clamp_lifetime
+from cg_cli.tokens import Token, TokenProvider, clamp_lifetime, usable_token_text
 
 MAX_RETRY_AFTER = 120.0
 LONG_WAIT = 2.0  # seconds: a wait before a retry longer than this is said on stderr
@@ -232,10 +231,6 @@ class Http:
         self.session.close()
 
 
-# RFC 6750 b64token: what may follow "Bearer " in a header.
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-
-
 def fetch_token(http: Http, token_url: str, credentials: Credentials) -> Token:
     """Ask the token service for a new access token (client credentials)."""
     scrub = Scrubber(credentials.client_secret, basic_user=credentials.client_id)
@@ -270,7 +265,7 @@ def _fetch_token(http: Http, token_url: str, credentials: Credentials, scrub: Sc
         lifetime = data.get("expires_in")
     except (ValueError, KeyError, TypeError, AttributeError):
         raise unusable from None
-    if not isinstance(access_token, str) or not _B64TOKEN.fullmatch(access_token):
+    if not usable_token_text(access_token):
         raise unusable  # never echoed: a token with a newline would break, or leak through, the header
     now = time.time()
     number = float(lifetime) if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) else None

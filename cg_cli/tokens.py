@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from cg_cli import log
 from cg_cli.constants import TOKEN_EXPIRY_MARGIN
@@ -26,6 +26,11 @@ MIN_LIFETIME = 60.0
 MAX_LIFETIME = 86_400.0
 LOCK_TIMEOUT = 60.0  # seconds to wait for another process's refresh
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750: what may follow "Bearer "
+
+
+def usable_token_text(value: object) -> TypeGuard[str]:
+    """An access token that can go in an Authorization header as it is (no newline, no space)."""
+    return isinstance(value, str) and _B64TOKEN.fullmatch(value) is not None
 
 
 def clamp_lifetime(seconds: float | None) -> float:
@@ -71,7 +76,7 @@ class TokenCache:
             return None
         token = data.get("access_token")
         expires_at, issued_at = _number(data.get("expires_at")), _number(data.get("issued_at"))
-        if not isinstance(token, str) or not _B64TOKEN.fullmatch(token) or expires_at is None or issued_at is None:
+        if not usable_token_text(token) or expires_at is None or issued_at is None:
             log.warning("warning: token cache %s is not valid; discarding it", self.path)
             self.clear()
             return None
