@@ -42,4 +42,5 @@ OUTPUT_FORMATS = ("text", "json")
 # A cached token is used until this many seconds before it expires.
 TOKEN_EXPIRY_MARGIN = 60.0
 DEFAULT_TIMEOUT = 30.0
+API_BODY_LIMIT = 2_000_000  # bytes: CustomerGauge documents a 2 MB limit for API data
 DEFAULT_RETRIES = 4

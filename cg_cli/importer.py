@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cg_cli import results_file as status
+from cg_cli.constants import API_BODY_LIMIT
 from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
 from cg_cli.failed_file import FailedFile
 from cg_cli.import_stats import ImportResult, ImportStats, Progress, RateLimiter, Sender, State, summary_json
@@ -28,7 +29,6 @@ from cg_cli.records import RecordBody
 from cg_cli.results_file import ResultsFile
 
 MAX_KEPT_PROBLEMS = 20
-MAX_BODY = 2_000_000  # CustomerGauge documents a 2 MB limit for API data
 MAYBE_ARRIVED = (
     "may have arrived: the run was killed while this survey row was in flight; "
     "check in CustomerGauge before you send it again"
@@ -403,7 +403,7 @@ class Importer:
             return _Outcome(job, status.NOT_SENT)
         body = RecordBody(self._reference, job.row.record)
         payload = body.encode()
-        if len(payload) > MAX_BODY:
+        if len(payload) > API_BODY_LIMIT:
             size = f"{len(payload) / 1_000_000:.1f} MB"
             return _Outcome(job, status.FAILED, f"the record is {size}; the API takes at most 2 MB: not sent")
         if self._mark_in_flight:

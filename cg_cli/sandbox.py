@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from cg_cli.constants import API_BODY_LIMIT
 from cg_cli.mappings import REQUIRED, Mapping
 from cg_cli.sandbox_faults import MAX_FAULT_COUNT, Fault, fault_count
 
@@ -39,7 +40,6 @@ DEFAULT_MAPPINGS = (
     Mapping("contacts", "contact", "contact", ("Email", "Phone", "First Name", "Last Name", "Account Name")),
 )
 UNAUTHENTICATED = {"message": "Unauthenticated."}
-MAX_BODY = 2_000_000  # CustomerGauge documents a 2 MB limit for API data
 MAX_DRAINED = 64 << 20  # a larger body is not even read away: the connection is closed
 _PHONE = re.compile(r"(?=.*[0-9])[0-9 ()+\-]+")  # the documented character set, and at least one digit
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")  # the documented shape: an @, no spaces
@@ -299,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"message": "Bad Content-Length."})
             return None
         length = int(raw)
-        if length > MAX_BODY:
+        if length > API_BODY_LIMIT:
             self.close_connection = True
             if length <= MAX_DRAINED:  # read it away first, so the client sees the 413, not a broken pipe
                 remaining = length
