@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cg_cli.journal import row_digest
-from cg_cli.mappings import identity_keys
-from cg_cli.readers import RecordFile
-from cg_cli.state import StateStore
+from cg_cli.importing.journal import row_digest
+from cg_cli.importing.state import StateStore
+from cg_cli.records.mappings import identity_keys
+from cg_cli.records.readers import RecordFile
 
 
 def main() -> None:

@@ -45,9 +45,9 @@ class CgGroup(SuggestingGroup):
         return [*params[:-1], *global_params(), params[-1]]
 
     def invoke(self, ctx: Any) -> Any:
-        from cg_cli import render
         from cg_cli.commands.common import app_state
         from cg_cli.errors import CgError, ExitCode
+        from cg_cli.output import render
 
         given = {p.name: ctx.params.pop(p.name, None) for p in global_params() if p.name}
         apply_global_options(ctx, {k: v for k, v in given.items() if v not in (None, False)})
@@ -95,7 +95,7 @@ def _json_requested(argv: list[str]) -> bool:
 
 
 def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:
-    from cg_cli import render
+    from cg_cli.output import render
 
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None else "cg"

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from cg_cli.cli import app
 from cg_cli.commands.common import AppState
-from cg_cli.mappings import Mapping
-from cg_cli.sandbox import DEFAULT_CLIENT_ID, DEFAULT_MAPPINGS, Sandbox
+from cg_cli.records.mappings import Mapping
+from cg_cli.sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_MAPPINGS, Sandbox
 
 SECRET = "s3cr3t-Value-that-must-never-show"
 # The machine's own CA and proxy settings: a test names the ones it means.

@@ -203,7 +203,7 @@ def test_non_finite_numbers_and_duplicate_keys_are_row_errors(cg, sandbox_env: S
 
 
 def test_suggestions_for_thousands_of_columns_stay_right() -> None:
-    from cg_cli.mappings import Mapping, check_fields
+    from cg_cli.records.mappings import Mapping, check_fields
 
     fields = (*(f"Custom Field {i:05d}" for i in range(10_000)), "Account Name")
     mapping = Mapping("big", "r", "account", fields)

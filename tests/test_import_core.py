@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from cg_cli.config.targets import Target
 from cg_cli.errors import ExitCode, ImportEnded, NetworkError, UsageError
-from cg_cli.import_run import ImportReport, ImportRequest, ImportRun
-from cg_cli.journal import Journal, JournalError
-from cg_cli.mappings import Mapping
-from cg_cli.targets import Target
+from cg_cli.importing.journal import Journal, JournalError
+from cg_cli.importing.run import ImportReport, ImportRequest, ImportRun
+from cg_cli.records.mappings import Mapping
 from tests.conftest import journal_rows
 
 ACCOUNTS = Mapping("accounts", "acc-ref", "account", ("Account Name", "Email"))
@@ -168,11 +168,11 @@ def test_survey_rows_in_flight_at_a_kill_are_reported_never_resent() -> None:
     file.write_text("".join(json.dumps({"Email": f"p{i}@x.com", "Score": 9}) + "\n" for i in range(1, 6)))
     journal = Journal(Path("r.jsonl.cg-journal"), "resp-ref", durable_in_flight=True)
     journal.open(create=True)
-    from cg_cli.readers import RecordFile
+    from cg_cli.records.readers import RecordFile
 
     with RecordFile(str(file)) as records:
         rows = list(records)
-    from cg_cli.journal import row_digest
+    from cg_cli.importing.journal import row_digest
 
     journal.record(1, row_digest(rows[0]), "S")
     journal.mark_in_flight(2, row_digest(rows[1]))  # as a killed run leaves it
@@ -274,8 +274,8 @@ def test_rate_limited_workers_stop_promptly() -> None:
 
 
 def test_keys_held_in_flight_are_let_go_so_memory_stays_flat() -> None:
-    from cg_cli.importer import Importer
-    from cg_cli.readers import Row
+    from cg_cli.importing.importer import Importer
+    from cg_cli.records.readers import Row
 
     rows = [Row(n, {"Account Name": f"A{n % 700}"}, [], None, n + 1) for n in range(1, 3001)]
     importer = Importer(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cg_cli.mappings import Mapping, suggest
+from cg_cli.records.mappings import Mapping, suggest
 from tests.conftest import SandboxHandle, spawn, write_mappings
 
 ACCOUNTS = Mapping(

@@ -77,11 +77,20 @@ def test_each_path_imports_only_what_it_uses(tmp_path: Path) -> None:
         cached_token = imported_modules("auth", "token", env=env)
         assert not {"requests", "urllib3", "rich"} & cached_token
         dry_run = imported_modules("records", "put", "-c", "REF", "-f", "A=1", "--dry-run", env=env)
-        assert not {"requests", "urllib3", "rich", "cg_cli.importer", "cg_cli.commands.auth"} & dry_run
+        assert not {"requests", "urllib3", "rich", "cg_cli.importing.importer", "cg_cli.commands.auth"} & dry_run
         put = imported_modules("records", "put", "-c", ACCOUNTS_REF, "-f", "Account Name=A", env=env)
         assert len(server.state.records) == 1
         assert "requests" in put
-        assert not {"rich", "cg_cli.importer", "cg_cli.readers", "cg_cli.mappings", "cg_cli.commands.auth"} & put
+        assert (
+            not {
+                "rich",
+                "cg_cli.importing.importer",
+                "cg_cli.records.readers",
+                "cg_cli.records.mappings",
+                "cg_cli.commands.auth",
+            }
+            & put
+        )
     finally:
         server.stop()
 
@@ -95,8 +104,8 @@ def test_config_dir_that_is_a_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_internal_errors_are_one_line_without_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from cg_cli import auth
     from cg_cli import main as entry
+    from cg_cli.service import auth
 
     def broken(settings: object) -> None:
         raise RuntimeError("boom")

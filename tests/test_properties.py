@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cg_cli.errors import UsageError
-from cg_cli.mappings import TYPES, parse_mappings
-from cg_cli.readers import RecordFile
-from cg_cli.records import parse_field_option, parse_json_input
+from cg_cli.records.body import parse_field_option, parse_json_input
+from cg_cli.records.mappings import TYPES, parse_mappings
+from cg_cli.records.readers import RecordFile
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

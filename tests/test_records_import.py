@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cg_cli.journal import Journal, RunState, row_digest
-from cg_cli.readers import Row
+from cg_cli.importing.journal import Journal, RunState, row_digest
+from cg_cli.records.readers import Row
 from tests.conftest import SECRET, SandboxHandle, journal_rows, spawn
 
 CG = str(Path(sys.executable).parent / "cg")
@@ -128,7 +128,7 @@ def journal_with(path: str, configuration: str, done: dict[int, str], rows: list
 
 
 def csv_rows(path: str) -> list[Row]:
-    from cg_cli.readers import RecordFile
+    from cg_cli.records.readers import RecordFile
 
     with RecordFile(path) as records:
         return list(records)
@@ -309,8 +309,8 @@ def test_rate_caps_requests_per_second(cg, server) -> None:
 
 
 def test_plain_progress_has_no_control_characters(capsys) -> None:
-    from cg_cli.importer import ImportStats
-    from cg_cli.progress import PlainProgress
+    from cg_cli.importing.importer import ImportStats
+    from cg_cli.output.progress import PlainProgress
 
     progress = PlainProgress("importing a.csv", 100, interval=0)
     progress.update(ImportStats(sent=5, failed=1))
@@ -395,8 +395,8 @@ def test_second_ctrl_c_quits_at_once(server) -> None:
 def test_progress_bar_on_a_terminal_draws_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from cg_cli.importer import ImportStats
-    from cg_cli.progress import BarProgress, PlainProgress, progress_for
+    from cg_cli.importing.importer import ImportStats
+    from cg_cli.output.progress import BarProgress, PlainProgress, progress_for
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -414,7 +414,7 @@ def test_progress_bar_on_a_terminal_draws_and_stops(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_bug_in_a_worker_stops_the_run_instead_of_hanging(cg, server, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cg_cli import client
+    from cg_cli.service import client
 
     sandbox = server()
     write_accounts(Path("a.csv"), 30)

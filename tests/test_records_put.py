@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from cg_cli.mappings import Mapping
+from cg_cli.records.mappings import Mapping
 from tests.conftest import ACCOUNTS_REF, SandboxHandle, free_port
 
 ACME = ["-f", "Account Name=ACME", "-f", "Email=joe.doe@example.com"]

@@ -203,7 +203,7 @@ def test_the_sandbox_checks_what_the_docs_document(
 
 
 def test_required_fields_count_only_when_mapped(cg, make_sandbox: Any) -> None:
-    from cg_cli.mappings import Mapping
+    from cg_cli.records.mappings import Mapping
 
     sandbox = make_sandbox(mappings=[Mapping("c", "c-ref", "contact", ("Email", "First Name"))])
     token = cg("auth", "token", prints_token=True).stdout.strip()
@@ -252,7 +252,7 @@ def test_absurd_timeouts_are_refused(cg, timeout: str) -> None:
 
 
 def test_sandbox_listens_on_ipv6_loopback() -> None:
-    from cg_cli.sandbox import Sandbox
+    from cg_cli.sandbox.server import Sandbox
 
     try:
         server = Sandbox("::1", 0).start()

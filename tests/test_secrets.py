@@ -19,7 +19,7 @@ import pytest
 import typer
 
 from cg_cli.cli import app
-from cg_cli.storage import write_private_json
+from cg_cli.config.storage import write_private_json
 from tests.conftest import ACCOUNTS_REF, CLIENT_ID, SECRET, SandboxHandle
 
 
@@ -85,7 +85,7 @@ def test_field_values_with_escapes_are_shown_literally(cg, monkeypatch: pytest.M
 def test_a_crash_with_debug_shows_no_secret(tmp_path: Path) -> None:
     code = (
         "import sys\n"
-        "from cg_cli import auth\n"
+        "from cg_cli.service import auth\n"
         "def broken(*a, **k): raise RuntimeError('boom')\n"
         "auth.token_provider = broken\n"
         "from cg_cli.main import main\n"
@@ -133,7 +133,7 @@ def test_a_process_killed_mid_write_leaves_a_whole_file(tmp_path: Path) -> None:
     writer = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from cg_cli.storage import write_private_json\n"
+        "from cg_cli.config.storage import write_private_json\n"
         "path = Path(sys.argv[1])\n"
         "n = 0\n"
         "print('ready', flush=True)\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cg_cli.profiles import save_profile
+from cg_cli.config.profiles import save_profile
 from tests.conftest import CLIENT_ID, SECRET, SandboxHandle, start_sandbox
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from cg_cli import ci, render
 from cg_cli.commands.common import (
     RetriesOption,
     TimeoutOption,
@@ -16,6 +15,7 @@ from cg_cli.commands.common import (
     settings_for,
 )
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ENV_CLIENT_SECRET
+from cg_cli.output import ci, render
 
 app = new_app("Log in with a Connected App's client credentials and manage the access token.")
 
@@ -46,8 +46,8 @@ def login(
     The secret is never an option: pipe it with --client-secret-stdin, set
     CG_CLIENT_SECRET (or put it in .env), or type it at the hidden prompt.
     """
-    from cg_cli import auth
     from cg_cli.errors import UsageError
+    from cg_cli.service import auth
 
     settings = settings_for(ctx, client_id=client_id)
     if not settings.client_id.value:
@@ -79,8 +79,8 @@ def login(
 
 def _client_secret(from_stdin: bool, configured: str | None, source: str | None) -> tuple[str, str]:
     """The secret to verify, and where it came from."""
+    from cg_cli.config.settings import SECRET_FROM_PROMPT, SECRET_FROM_STDIN
     from cg_cli.errors import UsageError
-    from cg_cli.settings import SECRET_FROM_PROMPT, SECRET_FROM_STDIN
 
     # Only a secret from stdin, the environment or .env: a stored one is what we replace.
     if from_stdin:
@@ -118,8 +118,8 @@ def status(
     Exits 0 when a token can be had, 3 when not, 5 when the token service
     cannot be reached.
     """
-    from cg_cli import auth
     from cg_cli.errors import AuthError, NetworkError
+    from cg_cli.service import auth
 
     settings = settings_for(ctx)
     result = auth.status(settings, http_options(timeout, retries))
@@ -159,7 +159,7 @@ def token(
 
     curl -H "Authorization: Bearer $(cg auth token)" …
     """
-    from cg_cli import auth
+    from cg_cli.service import auth
 
     settings = settings_for(ctx)
     provider = auth.token_provider(settings, http_options(timeout, retries))
@@ -183,7 +183,7 @@ Examples:
 )
 def logout(ctx: typer.Context) -> None:
     """Forget the profile's client secret, the URLs it stored, and its cached token."""
-    from cg_cli import auth
+    from cg_cli.service import auth
 
     settings = settings_for(ctx)
     forgot_secret, forgot_token = auth.logout(settings)
@@ -207,7 +207,7 @@ Examples:
 )
 def list_profiles(ctx: typer.Context) -> None:
     """Every stored profile: region, client id, and whether its cached token is valid."""
-    from cg_cli import auth
+    from cg_cli.service import auth
 
     settings = settings_for(ctx)
     profiles = auth.stored_profiles(settings.config_dir)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cg_cli import ci, render
+from cg_cli.output import ci, render
 
 if TYPE_CHECKING:
-    from cg_cli.mappings import Problem
+    from cg_cli.records.mappings import Problem
 
 CiOption = Annotated[
     str | None,

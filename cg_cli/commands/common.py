@@ -12,9 +12,9 @@ from typer import _click as click  # typer 0.28 vendors click; the pin in pyproj
 from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
-    from cg_cli.mappings import Mapping
-    from cg_cli.readers import ReadOptions
-    from cg_cli.settings import GlobalOptions, HttpOptions, Settings
+    from cg_cli.config.settings import GlobalOptions, HttpOptions, Settings
+    from cg_cli.records.mappings import Mapping
+    from cg_cli.records.readers import ReadOptions
 
 
 class CgCommand(TyperCommand):
@@ -121,8 +121,8 @@ def app_state(ctx: click.Context) -> AppState:
 
 def apply_global_options(ctx: click.Context, given: dict[str, Any]) -> None:
     """Merge global options into the run's state (later ones win) and set up diagnostics."""
-    from cg_cli import render
-    from cg_cli.settings import GlobalOptions
+    from cg_cli.config.settings import GlobalOptions
+    from cg_cli.output import render
 
     state = app_state(ctx)
     if given.get("env_file") is not None:
@@ -142,8 +142,8 @@ def settings_for(
     mappings_file: Path | None = None,
 ) -> Settings:
     """Settings for this command; from here on errors follow its --output."""
-    from cg_cli import render
-    from cg_cli.settings import GlobalOptions, load_settings
+    from cg_cli.config.settings import GlobalOptions, load_settings
+    from cg_cli.output import render
 
     state = app_state(ctx)
     settings = load_settings(
@@ -162,8 +162,8 @@ MAX_TIMEOUT = 3600.0
 
 
 def http_options(timeout: float, retries: int, *, resend_after_send: bool = True) -> HttpOptions:
+    from cg_cli.config.settings import HttpOptions
     from cg_cli.errors import UsageError
-    from cg_cli.settings import HttpOptions
 
     if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout must be a number of seconds above 0 and up to {MAX_TIMEOUT:g}, not {timeout}")
@@ -250,8 +250,8 @@ def read_options(
     mapping: Mapping | None,
 ) -> ReadOptions:
     """How to read an export: the command line's choices over the mapping's [name.columns]."""
-    from cg_cli.readers import ReadOptions, parse_delimiter
-    from cg_cli.records import fields_from_options
+    from cg_cli.records.body import fields_from_options
+    from cg_cli.records.readers import ReadOptions, parse_delimiter
 
     columns = dict(mapping.columns) if mapping is not None else {}
     for option in renames or []:

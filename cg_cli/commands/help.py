@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from cg_cli import render
 from cg_cli.commands.common import new_app, settings_for
+from cg_cli.output import render
 
 app = new_app("Show help for cg or one of its commands.")
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cg_cli import render
 from cg_cli.commands.ci_output import CiOption, JunitOption, check_mode, report_check
 from cg_cli.commands.common import (
     DelimiterOption,
@@ -22,12 +21,13 @@ from cg_cli.commands.common import (
     read_options,
     settings_for,
 )
+from cg_cli.output import render
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from cg_cli.mappings import MappingFile
-    from cg_cli.readers import Row
+    from cg_cli.records.mappings import MappingFile
+    from cg_cli.records.readers import Row
 
 MappingName = Annotated[str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME")]
 
@@ -35,7 +35,7 @@ app = new_app("Inspect and check the mapping file (cg-mappings.toml) before data
 
 
 def _load(ctx: typer.Context, mappings_file: Path | None) -> tuple[MappingFile, bool]:
-    from cg_cli.targets import mapping_file
+    from cg_cli.config.targets import mapping_file
 
     settings = settings_for(ctx, mappings_file=mappings_file)
     mappings = mapping_file(settings, required=True)
@@ -128,8 +128,8 @@ def check(
     Exits 0 when clean, 4 when there is any problem.
     """
     from cg_cli.errors import CheckFailed, UsageError
-    from cg_cli.mappings import check_fields, check_file, check_mapping, check_record
-    from cg_cli.records import build_record, read_json_option
+    from cg_cli.records.body import build_record, read_json_option
+    from cg_cli.records.mappings import check_fields, check_file, check_mapping, check_record
 
     check_mode(ci_mode)
     mappings, json_output = _load(ctx, mappings_file)
@@ -138,7 +138,7 @@ def check(
     if file is not None and (field or json_path):
         raise UsageError("check either a record (-f/--json) or a file (--file), not both")
     if file is not None:
-        from cg_cli.readers import RecordFile
+        from cg_cli.records.readers import RecordFile
 
         options = read_options(file_format, delimiter, encoding, rename, set_fields, mapping)
         rows = 0
@@ -156,7 +156,7 @@ def check(
         report_check(ci_mode, junit, file, mapping.name, problems, rows)
         duplicates = None
         if file != "-":
-            from cg_cli.duplicates import scan
+            from cg_cli.importing.duplicates import scan
 
             duplicates = scan(file, options, mapping.type)
             render.note(f"{file}: {duplicates.describe()}")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cg_cli import render
 from cg_cli.commands.common import (
     ConfigOption,
     FieldOption,
@@ -25,9 +24,10 @@ from cg_cli.commands.common import (
 )
 from cg_cli.commands.records_import import IMPORT_EXAMPLES, import_records
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from cg_cli.output import render
 
 if TYPE_CHECKING:
-    from cg_cli.records import RecordBody
+    from cg_cli.records.body import RecordBody
 
 app = new_app("Push records to the PUT Records API.")
 
@@ -63,9 +63,9 @@ def put(
     Fields come from -f "Field Name=value" (split at the first "="; names keep
     their spaces and case) and/or --json; -f overrides keys from --json.
     """
+    from cg_cli.config.targets import resolve_target
     from cg_cli.errors import CheckFailed
-    from cg_cli.records import RecordBody, build_record, read_json_option
-    from cg_cli.targets import resolve_target
+    from cg_cli.records.body import RecordBody, build_record, read_json_option
 
     settings = settings_for(ctx, mappings_file=mappings_file)
     json_input = read_json_option(json_path)
@@ -77,7 +77,7 @@ def put(
         body_configuration=json_input.configuration if json_input else None,
     )
     if target.mapping is not None and not no_check:
-        from cg_cli.mappings import check_record
+        from cg_cli.records.mappings import check_record
 
         problems = check_record(target.mapping, record)
         if problems:
@@ -91,8 +91,8 @@ def put(
         _show_dry_run(records_url, body, token_command(app_state(ctx)), settings.json_output)
         return
 
-    from cg_cli.auth import token_provider
-    from cg_cli.client import RecordsClient
+    from cg_cli.service.auth import token_provider
+    from cg_cli.service.client import RecordsClient
 
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
     client = RecordsClient(records_url, token_provider(settings, options), options)
@@ -108,7 +108,7 @@ def put(
 
 
 def _show_dry_run(url: str, body: RecordBody, token_cmd: str, json_output: bool) -> None:
-    from cg_cli.records import curl_command, request_headers
+    from cg_cli.records.body import curl_command, request_headers
 
     headers = request_headers(body.content_type, "***")
     curl = curl_command(url, body, token_cmd)
@@ -156,8 +156,8 @@ def show_state(
     ] = None,
 ) -> None:
     """Show what an incremental-push state holds, or forget one configuration."""
-    from cg_cli.auth import iso_time
-    from cg_cli.state import describe_state, forget_configuration
+    from cg_cli.importing.state import describe_state, forget_configuration
+    from cg_cli.service.auth import iso_time
 
     settings = settings_for(ctx)
     if forget is not None:

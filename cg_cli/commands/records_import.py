@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cg_cli import render
 from cg_cli.commands.ci_output import CiOption, JunitOption, check_mode, report_check, report_import
 from cg_cli.commands.common import (
     ConfigOption,
@@ -32,11 +31,12 @@ from cg_cli.commands.common import (
     settings_for,
 )
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from cg_cli.output import render
 
 if TYPE_CHECKING:
-    from cg_cli.import_run import ImportRun
-    from cg_cli.importer import Sender
-    from cg_cli.settings import HttpOptions, Settings
+    from cg_cli.config.settings import HttpOptions, Settings
+    from cg_cli.importing.importer import Sender
+    from cg_cli.importing.run import ImportRun
 
 IMPORT_EXAMPLES = """\b
 Examples:
@@ -118,11 +118,11 @@ def import_records(
     3 credentials refused; 2 bad input, or the journal cannot be written;
     130 interrupted; 143 terminated (SIGTERM).
     """
-    from cg_cli.duplicates import DuplicatePolicy
+    from cg_cli.config.targets import resolve_target
     from cg_cli.errors import CheckFailed, ImportEnded, UsageError
-    from cg_cli.import_run import ImportRequest, ImportRun
-    from cg_cli.progress import progress_for
-    from cg_cli.targets import resolve_target
+    from cg_cli.importing.duplicates import DuplicatePolicy
+    from cg_cli.importing.run import ImportRequest, ImportRun
+    from cg_cli.output.progress import progress_for
 
     check_mode(ci_mode)
     settings = settings_for(ctx, mappings_file=mappings_file)
@@ -168,14 +168,16 @@ def import_records(
 
 def _sender_factory(settings: Settings, options: HttpOptions) -> Callable[[], Sender]:
     """One records client per worker, sharing one token; refused credentials stop before any row is read."""
-    from cg_cli.auth import token_provider
+    from cg_cli.service.auth import token_provider
 
     records_url = settings.records_url()
     tokens = token_provider(settings, options)
     tokens.get()
 
     def new_sender() -> Sender:
-        from cg_cli.client import RecordsClient  # requests loads only when a row is sent, not for unchanged files
+        from cg_cli.service.client import (
+            RecordsClient,  # requests loads only when a row is sent, not for unchanged files
+        )
 
         return RecordsClient(records_url, tokens, options)
 

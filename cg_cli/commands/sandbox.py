@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from cg_cli import render
 from cg_cli.commands.common import new_app, settings_for
+from cg_cli.output import render
 
 app = new_app("Run a local stand-in for both APIs.")
 
@@ -50,10 +50,10 @@ def sandbox(
     field errors, unknown fields dropped silently). GET /_sandbox/records shows
     what it accepted; POST /_sandbox/faults queues faults. Ctrl-C stops it.
     """
+    from cg_cli.config.settings import LOOPBACK_HOSTS
     from cg_cli.errors import UsageError
-    from cg_cli.mappings import check_mapping, load_mappings
-    from cg_cli.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MAPPINGS, Sandbox
-    from cg_cli.settings import LOOPBACK_HOSTS
+    from cg_cli.records.mappings import check_mapping, load_mappings
+    from cg_cli.sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MAPPINGS, Sandbox
 
     if host not in LOOPBACK_HOSTS:
         raise UsageError(f"the sandbox listens on loopback only, not {host}", hint="use 127.0.0.1")

@@ -116,7 +116,7 @@ def read_json_option(path: str | None) -> JsonInput | None:
     """What `--json PATH|-` gave, or None without the option."""
     if path is None:
         return None
-    from cg_cli.files import read_text_or_stdin
+    from cg_cli.records.files import read_text_or_stdin
 
     source = "stdin" if path == "-" else path
     return parse_json_input(read_text_or_stdin(path, "--json"), f"--json {source}")

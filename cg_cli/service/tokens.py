@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple, TypeGuard
 
-from cg_cli import log
+from cg_cli.config.storage import CorruptFileError, read_private_json, remove_file, write_private_json
 from cg_cli.constants import TOKEN_EXPIRY_MARGIN
-from cg_cli.storage import CorruptFileError, read_private_json, remove_file, write_private_json
+from cg_cli.output import log
 
 DEFAULT_LIFETIME = 3600.0  # what the API documents; used when a token service names none (or nonsense)
 MIN_LIFETIME = 60.0
@@ -128,7 +128,7 @@ class TokenCache:
 
 
 def _make_private_dir(path: Path) -> bool:
-    from cg_cli.storage import ensure_private_dir
+    from cg_cli.config.storage import ensure_private_dir
 
     ensure_private_dir(path)
     return True

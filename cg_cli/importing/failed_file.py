@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cg_cli.errors import UsageError
-from cg_cli.readers import ERROR_COLUMN, RESERVED_COLUMNS, ROW_COLUMN, Row
+from cg_cli.records.readers import ERROR_COLUMN, RESERVED_COLUMNS, ROW_COLUMN, Row
 
 
 def default_failed_path(input_path: str, fmt: str) -> Path:

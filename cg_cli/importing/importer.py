@@ -17,16 +17,16 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cg_cli import results_file as status
 from cg_cli.constants import API_BODY_LIMIT
 from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
-from cg_cli.failed_file import FailedFile
-from cg_cli.import_stats import ImportResult, ImportStats, Progress, RateLimiter, Sender, State, summary_json
-from cg_cli.journal import FAILED, IN_FLIGHT, SENT, Journal, row_digest
-from cg_cli.mappings import Mapping, check_fields, check_values, identity_keys
-from cg_cli.readers import Row
-from cg_cli.records import RecordBody
-from cg_cli.results_file import ResultsFile
+from cg_cli.importing import results_file as status
+from cg_cli.importing.failed_file import FailedFile
+from cg_cli.importing.journal import FAILED, IN_FLIGHT, SENT, Journal, row_digest
+from cg_cli.importing.results_file import ResultsFile
+from cg_cli.importing.stats import ImportResult, ImportStats, Progress, RateLimiter, Sender, State, summary_json
+from cg_cli.records.body import RecordBody
+from cg_cli.records.mappings import Mapping, check_fields, check_values, identity_keys
+from cg_cli.records.readers import Row
 
 MAX_KEPT_PROBLEMS = 20
 MAYBE_ARRIVED = (

@@ -19,8 +19,8 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from cg_cli import constants as C
+from cg_cli.config.profiles import load_profile
 from cg_cli.errors import UsageError
-from cg_cli.profiles import load_profile
 
 SOURCE_OPTION = "option"
 SOURCE_ENV = "env"
@@ -129,8 +129,8 @@ class Settings:
         """A setting is missing: if a profile was named that does not exist, that is why."""
         if self.profile_found:
             return
-        from cg_cli.mappings import suggest
-        from cg_cli.profiles import profile_names
+        from cg_cli.config.profiles import profile_names
+        from cg_cli.records.mappings import suggest
 
         known = profile_names(self.config_dir)
         guess = suggest(self.profile_name, known)
@@ -312,7 +312,7 @@ def read_dotenv(env_file: Path | None) -> dict[str, str]:
         return {}
     from dotenv.parser import parse_stream
 
-    from cg_cli.files import read_text
+    from cg_cli.records.files import read_text
 
     text = read_text(path, "env file")
 

@@ -22,8 +22,8 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from cg_cli.config.settings import HttpOptions
 from cg_cli.errors import ApiValidationError, AuthError, NetworkError
-from cg_cli.settings import HttpOptions
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # 429 and 503 say the request was turned away unprocessed. A 502 or 504 comes

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from cg_cli import constants as C
+from cg_cli.config.settings import SOURCE_DEFAULT, Settings
 from cg_cli.errors import UsageError
-from cg_cli.settings import SOURCE_DEFAULT, Settings
 
 if TYPE_CHECKING:
-    from cg_cli.mappings import Mapping, MappingFile
+    from cg_cli.records.mappings import Mapping, MappingFile
 
 
 class Target(NamedTuple):
@@ -27,7 +27,7 @@ def mapping_file(settings: Settings, *, required: bool) -> MappingFile | None:
     path = Path(settings.mappings_file.value or C.DEFAULT_MAPPINGS_FILE)
     if not required and settings.mappings_file.source == SOURCE_DEFAULT and not path.exists():
         return None
-    from cg_cli.mappings import load_mappings  # only when there is a file to read
+    from cg_cli.records.mappings import load_mappings  # only when there is a file to read
 
     return load_mappings(path)
 
@@ -55,7 +55,7 @@ def resolve_target(
         return Target(mapping.reference, mapping)
     reference = config or body_configuration or settings.configuration.value
     if reference:
-        from cg_cli.records import check_text
+        from cg_cli.records.body import check_text
 
         check_text(reference, "the configuration")
     if not reference:

@@ -17,7 +17,7 @@ from cg_cli.errors import ApiValidationError, CgError, CheckFailed
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cg_cli.mappings import Problem
+    from cg_cli.records.mappings import Problem
 
 # Control characters drive the terminal; bidi controls reorder what it shows (`gnp.exe` as `exe.png`).
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
@@ -100,7 +100,7 @@ _quiet = False
 
 def configure(*, verbose: bool, quiet: bool) -> None:
     """Set up what reaches stderr: -v adds each HTTP attempt, -q keeps only errors and warnings."""
-    from cg_cli import log
+    from cg_cli.output import log
 
     global _quiet
     _quiet = quiet

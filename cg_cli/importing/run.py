@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cg_cli.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
 from cg_cli.errors import CheckFailed, ExitCode, ImportEnded, UsageError
-from cg_cli.failed_file import FailedFile, default_failed_path
-from cg_cli.importer import Importer, ImportResult, Progress, Sender, summary_json
-from cg_cli.journal import (
+from cg_cli.importing.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
+from cg_cli.importing.failed_file import FailedFile, default_failed_path
+from cg_cli.importing.importer import Importer, ImportResult, Progress, Sender, summary_json
+from cg_cli.importing.journal import (
     FAILED,
     SENT,
     Journal,
@@ -33,13 +33,13 @@ from cg_cli.journal import (
     remove_regular_file,
     row_digest,
 )
-from cg_cli.mappings import Problem, check_fields, check_header
-from cg_cli.readers import ReadOptions, RecordFile
-from cg_cli.results_file import ResultsFile
-from cg_cli.state import StateError, StateStore
+from cg_cli.importing.results_file import ResultsFile
+from cg_cli.importing.state import StateError, StateStore
+from cg_cli.records.mappings import Problem, check_fields, check_header
+from cg_cli.records.readers import ReadOptions, RecordFile
 
 if TYPE_CHECKING:
-    from cg_cli.targets import Target
+    from cg_cli.config.targets import Target
 
 SIGNAL_EXIT_CODES = {"SIGINT": ExitCode.INTERRUPTED, "SIGTERM": ExitCode.TERMINATED}
 

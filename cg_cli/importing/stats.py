@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cg_cli.errors import CgError
-from cg_cli.mappings import Problem
+from cg_cli.records.mappings import Problem
 
 
 @dataclass

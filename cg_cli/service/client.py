@@ -22,8 +22,12 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
-from cg_cli import log
-from cg_cli.answers import (
+from cg_cli.config.settings import Credentials, HttpOptions
+from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError, UsageError
+from cg_cli.output import log
+from cg_cli.output.scrub import Scrubber
+from cg_cli.records.body import USER_AGENT, request_headers
+from cg_cli.service.answers import (
     RETRY_STATUSES,
     UNPROCESSED_STATUSES,
     MalformedAnswer,
@@ -35,11 +39,7 @@ from cg_cli.answers import (
     root_cause,
     status_error,
 )
-from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError, UsageError
-from cg_cli.records import USER_AGENT, request_headers
-from cg_cli.scrub import Scrubber
-from cg_cli.settings import Credentials, HttpOptions
-from cg_cli.tokens import Token, TokenProvider, clamp_lifetime, usable_token_text
+from cg_cli.service.tokens import Token, TokenProvider, clamp_lifetime, usable_token_text
 
 MAX_RETRY_AFTER = 120.0
 LONG_WAIT = 2.0  # seconds: a wait before a retry longer than this is said on stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cg_cli.errors import UsageError
-from cg_cli.readers import ERROR_COLUMN, ROW_COLUMN, STATUS_COLUMN
+from cg_cli.records.readers import ERROR_COLUMN, ROW_COLUMN, STATUS_COLUMN
 
 SENT = "sent"
 FAILED = "failed"

@@ -6,10 +6,10 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from cg_cli.render import err
+from cg_cli.output.render import err
 
 if TYPE_CHECKING:
-    from cg_cli.importer import ImportStats
+    from cg_cli.importing.importer import ImportStats
 
 PLAIN_INTERVAL = 5.0
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from cg_cli.errors import UsageError
-from cg_cli.files import check_readable_file
-from cg_cli.records import JsonValueError, strict_json_loads
+from cg_cli.records.body import JsonValueError, strict_json_loads
+from cg_cli.records.files import check_readable_file
 
 FORMATS = ("csv", "jsonl")
 # Columns cg adds to failed and results files; ignored on input, so such a file imports as is.

@@ -16,8 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
-from cg_cli.mappings import identity_keys
-from cg_cli.readers import ReadOptions, Row
+from cg_cli.records.mappings import identity_keys
+from cg_cli.records.readers import ReadOptions, Row
 
 SLICE = 8192
 EXAMPLES = 3
@@ -111,7 +111,7 @@ class DuplicateIndex:
 
 def scan(path: str, options: ReadOptions, mapping_type: str | None) -> DuplicateReport:
     """Which identity keys of a file repeat."""
-    from cg_cli.readers import RecordFile
+    from cg_cli.records.readers import RecordFile
 
     index = DuplicateIndex(mapping_type)
     try:

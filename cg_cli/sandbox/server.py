@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cg_cli.constants import API_BODY_LIMIT
-from cg_cli.mappings import REQUIRED, Mapping
-from cg_cli.sandbox_faults import MAX_FAULT_COUNT, Fault, fault_count
+from cg_cli.records.mappings import REQUIRED, Mapping
+from cg_cli.sandbox.faults import MAX_FAULT_COUNT, Fault, fault_count
 
 DEFAULT_CLIENT_ID = "sandbox-client"
 DEFAULT_CLIENT_SECRET = "sandbox-secret"

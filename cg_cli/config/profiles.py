@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cg_cli.config.storage import CorruptFileError, read_private_json, remove_file, write_private_json
 from cg_cli.errors import UsageError
-from cg_cli.storage import CorruptFileError, read_private_json, remove_file, write_private_json
 
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 PROFILE_KEYS = ("region", "client_id", "client_secret", "auth_url", "api_url")

@@ -26,7 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from cg_cli.errors import UsageError
-from cg_cli.readers import Row
+from cg_cli.records.readers import Row
 
 SCHEMA_VERSION = "2"
 SENT = "S"

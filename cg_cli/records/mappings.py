@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cg_cli.errors import UsageError
-from cg_cli.readers import RESERVED_COLUMNS
-from cg_cli.records import is_scalar
+from cg_cli.records.body import is_scalar
+from cg_cli.records.readers import RESERVED_COLUMNS
 
 TYPES = ("account", "contact", "multi-object", "survey-response")
 # Each inner tuple is a group of which at least one field must have a value.
@@ -99,7 +99,7 @@ class MappingFile:
 
 
 def load_mappings(path: Path) -> MappingFile:
-    from cg_cli.files import read_text
+    from cg_cli.records.files import read_text
 
     if not path.exists():
         raise UsageError(

@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cg_cli import constants as C
-from cg_cli import log
-from cg_cli.errors import AuthError, CgError, NetworkError, UsageError
-from cg_cli.profiles import forget_credentials, save_profile
-from cg_cli.settings import (
+from cg_cli.config.profiles import forget_credentials, save_profile
+from cg_cli.config.settings import (
     SOURCE_ENV,
     SOURCE_PROFILE,
     Credentials,
@@ -19,7 +17,9 @@ from cg_cli.settings import (
     default_hosts,
     describe_source,
 )
-from cg_cli.tokens import Token, TokenCache, TokenProvider
+from cg_cli.errors import AuthError, CgError, NetworkError, UsageError
+from cg_cli.output import log
+from cg_cli.service.tokens import Token, TokenCache, TokenProvider
 
 
 def token_provider(settings: Settings, options: HttpOptions | None = None) -> TokenProvider:
@@ -39,7 +39,7 @@ def announce_hosts(settings: Settings) -> None:
 
 
 def _fetch(token_url: str, credentials: Credentials, options: HttpOptions | None) -> Token:
-    from cg_cli.client import Http, fetch_token
+    from cg_cli.service.client import Http, fetch_token
 
     http = Http(options)
     try:
@@ -163,7 +163,7 @@ class StoredProfile(NamedTuple):
 
 def stored_profiles(config_dir: Path) -> list[StoredProfile]:
     """Every stored profile and whether its cached token is still good; asks no service."""
-    from cg_cli.profiles import load_profile, profile_names
+    from cg_cli.config.profiles import load_profile, profile_names
 
     found = []
     for name in profile_names(config_dir):
