@@ -17,6 +17,7 @@ help:
 	@echo "make demo    set up, start the sandbox, push a record through cg, show what arrived"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks against the sandbox, side by side with HTTPie and curl"
+	@echo "make bench-adaptive   only the pace rows: --workers auto beside fixed levels on limited sandboxes"
 	@echo "make dist    build the sdist and wheel, and check them with twine"
 
 $(STAMP): pyproject.toml $(PYTHON_ID)
@@ -51,6 +52,10 @@ dist: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m compileall -q cg_cli   # measure what an installed cg runs: compiled bytecode
 	$(PY) bench/run.py
+
+bench-adaptive: $(STAMP)
+	$(PY) -m compileall -q cg_cli
+	$(PY) bench/run.py adaptive
 
 demo: $(STAMP)
 	@workdir=$$(mktemp -d)
@@ -92,4 +97,4 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help setup test lint format bench demo dist clean
+.PHONY: help setup test lint format bench bench-adaptive demo dist clean

@@ -25,11 +25,13 @@ class Clock:
 
 def test_the_rate_limit_refuses_beyond_n_per_second_and_refills() -> None:
     clock = Clock()
-    limits = Limits(rate_limit=5, clock=clock)
-    answers = [limits.admit() for _ in range(7)]
+    limits = Limits(rate_limit=20, clock=clock)
+    answers = [limits.admit() for _ in range(7)]  # a quarter second's worth at once
     assert answers == [None] * 5 + ["1", "1"] and limits.throttled == 2
-    clock.now += 0.4  # two more requests' worth
+    clock.now += 0.11  # two more requests' worth
     assert [limits.admit() for _ in range(3)] == [None, None, "1"]
+    clock.now += 10  # never more than the bucket holds
+    assert [limits.admit() for _ in range(6)].count(None) == 5
 
 
 def test_max_concurrent_counts_requests_in_flight() -> None:

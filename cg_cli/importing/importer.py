@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from cg_cli.constants import API_BODY_LIMIT
 from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
 from cg_cli.importing import results_file as status
+from cg_cli.importing.concurrency import Pace, ServiceFailing, Stopped
 from cg_cli.importing.failed_file import FailedFile
 from cg_cli.importing.journal import FAILED, IN_FLIGHT, SENT, Journal, row_digest
 from cg_cli.importing.results_file import ResultsFile
-from cg_cli.importing.stats import ImportResult, ImportStats, Progress, RateLimiter, Sender, State, summary_json
+from cg_cli.importing.stats import ImportResult, ImportStats, Progress, Sender, State, summary_json
 from cg_cli.records.body import RecordBody
 from cg_cli.records.mappings import Mapping, check_fields, check_values, identity_keys
 from cg_cli.records.readers import Row
@@ -70,7 +71,7 @@ class Importer:
         sends_surveys: bool = False,
         superseded: Callable[[int], bool] | None = None,
         state: State | None = None,
-        workers: int = 4,
+        workers: int | None = 4,  # None: adaptive (`--workers auto`); else a ceiling
         rate: float | None = None,
         dry_run: bool = False,
         progress: Progress | None = None,
@@ -90,8 +91,8 @@ class Importer:
         self._mark_in_flight = sends_surveys and journal is not None and not dry_run
         self._superseded = superseded
         self._state = state
-        self._workers = workers
-        self._limiter = RateLimiter(rate)
+        self._pace = Pace(workers, rate)
+        workers = self._workers = self._pace.workers
         self._dry_run = dry_run
         self._progress = progress
         self._on_changed_input = on_changed_input
@@ -373,6 +374,13 @@ class Importer:
         self._stop.set()
 
     def _report(self) -> None:
+        pace, stats = self._pace.figures(), self.result.stats
+        stats.throttled, stats.in_flight, stats.level, stats.settled_at = (
+            pace.throttled,
+            pace.in_flight,
+            pace.level,
+            pace.settled_at,
+        )
         if self._progress is not None:
             self._progress.update(self.result.stats)
 
@@ -399,7 +407,7 @@ class Importer:
         return sender
 
     def _send(self, job: _Job) -> _Outcome:
-        if not self._limiter.wait(self._stop):
+        if self._stop.is_set():
             return _Outcome(job, status.NOT_SENT)
         body = RecordBody(self._reference, job.row.record)
         payload = body.encode()
@@ -409,14 +417,16 @@ class Importer:
         if self._mark_in_flight:
             assert self._journal is not None
             self._journal.mark_in_flight(job.row.number, job.digest)
-        try:
-            self._sender().put(body.content_type, payload)
+        try:  # at the run's pace: throttled rows wait and go again; a failing service opens the breaker
+            self._pace.send(lambda: self._sender().put(body.content_type, payload), self._stop)
+        except Stopped:
+            return _Outcome(job, status.NOT_SENT)
         except ApiValidationError as exc:
             return _Outcome(job, status.FAILED, f"422 {exc.message} {json.dumps(exc.errors, ensure_ascii=False)}")
-        except NetworkError as exc:
-            if exc.maybe_delivered or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
-                return _Outcome(job, status.FAILED, exc.message)
+        except ServiceFailing as exc:
             return _Outcome(job, status.NOT_SENT, stop=exc)
+        except NetworkError as exc:  # this row failed for good (it may have arrived, a 4xx, every attempt failed)
+            return _Outcome(job, status.FAILED, exc.message)
         except AuthError as exc:
             return _Outcome(job, status.NOT_SENT, stop=exc)
         return _Outcome(job, status.SENT)

@@ -54,7 +54,7 @@ class ImportRequest:
     results_path: Path | None = None
     state_path: Path | None = None  # --state: skip records the service already holds unchanged
     full: bool = False  # --full: send every row anyway, still updating the state
-    workers: int = 4
+    workers: int | None = None  # None: adaptive (--workers auto); else a ceiling
     rate: float | None = None
     failed_path: Path | None = None
     journal_path: Path | None = None
@@ -394,8 +394,12 @@ def progress_line(result: ImportResult) -> str:
         earlier += f", {stats.unchanged} unchanged"
     if stats.superseded:
         earlier += f", {stats.superseded} superseded (a later row has the same key)"
+    pace = f"throttled {stats.throttled}×, " if stats.throttled else ""
+    if stats.settled_at is not None:
+        pace += f"settled at {stats.settled_at} in flight, "
     return (
-        f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, {stats.rows_per_second:.0f} rows/s"
+        f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, "
+        f"{pace}{stats.rows_per_second:.0f} rows/s"
     )
 
 

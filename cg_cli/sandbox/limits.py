@@ -1,7 +1,7 @@
 """The limits a sandbox can be given, as a real service might have them (`--rate-limit`,
 `--max-concurrent`, `--capacity`, `--chaos`, and `POST /_sandbox/limits` while it runs).
 
-- rate limit: at most N records requests per second (a token bucket holding one second's worth);
+- rate limit: at most N records requests per second (a token bucket holding a quarter second's worth);
   beyond it, 429 with `Retry-After: 1`;
 - max concurrent: at most N records requests in flight; beyond it, 429 with `Retry-After: 1`;
 - capacity: N requests are worked on at once (each for `latency`); the rest wait their turn, so
@@ -26,6 +26,7 @@ LIMIT_KEYS = ("rate_limit", "max_concurrent", "capacity", "chaos", "latency")
 CHAOS_FAULTS = (Fault(status=500), Fault(status=502), Fault(status=503), Fault(drop=True))
 THROTTLE_RETRY_AFTER = "1"
 MAX_LIMIT = 1_000_000
+BURST = 0.25  # seconds' worth of requests the rate limit lets through at once
 
 
 class Limits:
@@ -77,8 +78,8 @@ class Limits:
         checked = {key: _checked(key, value) for key, value in data.items()}
         with self._lock:
             for key, value in checked.items():
-                if key == "rate_limit" and value != self.rate_limit:  # a new limit starts with at most 1 s' worth
-                    self._tokens = value or 0.0 if self.rate_limit is None else min(self._tokens, value or 0.0)
+                if key == "rate_limit" and value != self.rate_limit:  # a new limit starts with a full bucket
+                    self._tokens = max(1.0, (value or 0.0) * BURST)
                     self._refilled = self._clock()
                 setattr(self, key, value)
             self._lock.notify_all()  # a larger capacity lets waiting requests in
@@ -105,7 +106,7 @@ class Limits:
                 return THROTTLE_RETRY_AFTER
             if self.rate_limit is not None:
                 now = self._clock()
-                self._tokens = min(self.rate_limit, self._tokens + (now - self._refilled) * self.rate_limit)
+                self._tokens = min(self._burst(), self._tokens + (now - self._refilled) * self.rate_limit)
                 self._refilled = now
                 if self._tokens < 1.0:
                     self.throttled += 1
@@ -113,6 +114,9 @@ class Limits:
                 self._tokens -= 1.0
             self.in_flight += 1
             return None
+
+    def _burst(self) -> float:
+        return max(1.0, (self.rate_limit or 0.0) * BURST)
 
     def leave(self) -> None:
         with self._lock:
