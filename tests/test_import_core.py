@@ -17,6 +17,7 @@ import pytest
 
 from cg_cli.config.targets import Target
 from cg_cli.errors import ExitCode, ImportEnded, NetworkError, UsageError
+from cg_cli.importing import concurrency
 from cg_cli.importing.journal import Journal, JournalError
 from cg_cli.importing.run import ImportReport, ImportRequest, ImportRun
 from cg_cli.records.mappings import Mapping
@@ -81,6 +82,13 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def breaker_on_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One row that keeps failing is sent often enough to open the breaker (5 failures), without waiting."""
+    monkeypatch.setattr(concurrency, "ROW_ATTEMPTS", 5)
+    monkeypatch.setattr(concurrency, "ROW_RETRY_WAIT", 0.0)
+
+
 def test_the_nightly_file_reused_with_new_rows_sends_every_new_row() -> None:
     """The reproduction: Monday fails a row, Tuesday's export replaces the file, --resume sends Tue1–Tue4."""
     service = FakeService(fail={"Mon2": NetworkError("422", status=422)})
@@ -101,7 +109,9 @@ def test_the_nightly_file_reused_with_new_rows_sends_every_new_row() -> None:
     assert not Path("export.csv.cg-journal").exists()
 
 
-def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped() -> None:
+def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped(
+    breaker_on_one_row: None,
+) -> None:
     service = FakeService()
     file = accounts_csv(Path("a.csv"), ["A", "B", "C", "D"])
     journal = Journal(Path("a.csv.cg-journal"), "acc-ref")
@@ -109,7 +119,7 @@ def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped() -> None:
     assert report.summary["sent"] == 4
     service.delivered.clear()
     service.fail = {"C": NetworkError("down", status=503)}
-    assert ended(file, service, workers=1).exit_code == ExitCode.NETWORK
+    assert ended(file, service, workers=1).exit_code == ExitCode.NETWORK  # C's failures open the breaker
     journaled = journal_rows(journal.path)
     assert journaled[1] == journaled[2] == "S" and 3 not in journaled  # D may have gone before the stop
     d_before = service.delivered["D"]
@@ -119,7 +129,7 @@ def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped() -> None:
     assert service.delivered == Counter({"A": 2, "B": 2, "New": 1, "C": 1, "D": d_before + 1})  # resent, never skipped
 
 
-def test_resume_skips_unchanged_rows_only() -> None:
+def test_resume_skips_unchanged_rows_only(breaker_on_one_row: None) -> None:
     service = FakeService(fail={"C": NetworkError("down", status=503)})
     file = accounts_csv(Path("a.csv"), ["A", "B", "C", "D"])
     assert ended(file, service, workers=1).exit_code == ExitCode.NETWORK

@@ -47,7 +47,8 @@ MAX_PAUSE = 300.0
 MIN_THROTTLE_WAIT = 0.05
 BREAKER_WINDOW = 30.0
 BREAKER_MIN_FAILURES = 5
-ROW_ATTEMPTS = 3  # a row whose request failed after its retries goes again this many times in all
+ROW_ATTEMPTS = 3  # a row whose request failed after its retries is sent this many times in all
+ROW_RETRY_WAIT = 0.5  # seconds before the second attempt (then twice that, ...)
 
 
 def parse_workers(text: str) -> int | None:
@@ -284,7 +285,7 @@ class Pace:
                 client_error = exc.status is not None and 400 <= exc.status < 500
                 if exc.maybe_delivered or client_error or attempt >= ROW_ATTEMPTS:
                     raise
-                self._wait_or_stop(stop, 0.5 * attempt)
+                self._wait_or_stop(stop, ROW_RETRY_WAIT * attempt)
                 continue
             except BaseException:
                 self._leave()
