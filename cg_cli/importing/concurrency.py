@@ -248,6 +248,7 @@ class Pace:
         self._in_flight = 0
         self._lock = threading.Condition()
         self._levels: Counter[int] = Counter()
+        self._failing: ServiceFailing | None = None  # the breaker opened: no request goes any more
         self.throttled = 0
 
     @property
@@ -281,7 +282,8 @@ class Pace:
                 attempt += 1
                 failing = self._record(ok=False)
                 if failing is not None:
-                    raise ServiceFailing(f"the service fails persistently: {failing} (last: {exc.message})") from None
+                    self._failing = ServiceFailing(f"the service fails persistently: {failing} (last: {exc.message})")
+                    raise self._failing from None
                 client_error = exc.status is not None and 400 <= exc.status < 500
                 if exc.maybe_delivered or client_error or attempt >= ROW_ATTEMPTS:
                     raise
@@ -300,6 +302,8 @@ class Pace:
             while True:
                 if stop.is_set():
                     raise Stopped
+                if self._failing is not None:
+                    raise self._failing
                 now = self._clock()
                 if now < self._paused_until:
                     self._lock.wait(min(0.2, self._paused_until - now))
@@ -368,6 +372,8 @@ class Pace:
     def _wait_or_stop(self, stop: threading.Event, seconds: float) -> None:
         if self._wait(stop, seconds) or stop.is_set():
             raise Stopped
+        if self._failing is not None:
+            raise self._failing
 
 
 def _throttle_wait(retry_after: float | None, throttles: int) -> float:
