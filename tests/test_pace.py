@@ -219,6 +219,23 @@ def test_persistent_failures_open_the_breaker() -> None:
     assert "(last: cannot connect" in failing.value.message
 
 
+def test_a_row_that_may_have_arrived_stays_so_when_it_opens_the_breaker() -> None:
+    """Never "not sent" (a resume would send a second survey): it fails as may have arrived; the next row stops."""
+    pace = Pace(None, sleep=Waits())
+    down = NetworkError("cannot connect to 127.0.0.1:9 (connection refused)")
+    with pytest.raises(NetworkError):
+        pace.send(answers(*[down] * 3), threading.Event())
+    pace.send(answers(down, None), threading.Event())  # 4 of 5 failed: not yet
+    maybe = NetworkError("500; not resent: the record may have arrived", status=500, maybe_delivered=True)
+    with pytest.raises(NetworkError) as caught:
+        pace.send(answers(maybe), threading.Event())
+    assert caught.value is maybe
+    put = answers(None)
+    with pytest.raises(ServiceFailing):
+        pace.send(put, threading.Event())
+    assert put.sent == []
+
+
 def test_a_stop_while_a_row_waits_its_turn_sends_nothing() -> None:
     pace = Pace(None, sleep=Waits())
     stop = threading.Event()

@@ -283,7 +283,8 @@ class Pace:
                 failing = self._record(ok=False)
                 if failing is not None:
                     self._failing = ServiceFailing(f"the service fails persistently: {failing} (last: {exc.message})")
-                    raise self._failing from None
+                    if not exc.maybe_delivered:  # a row that may have arrived stays reported as such
+                        raise self._failing from None
                 client_error = exc.status is not None and 400 <= exc.status < 500
                 if exc.maybe_delivered or client_error or attempt >= ROW_ATTEMPTS:
                     raise
