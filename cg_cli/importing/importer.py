@@ -97,8 +97,8 @@ class Importer:
         self._progress = progress
         self._on_changed_input = on_changed_input
         self._stop = threading.Event()
-        self._local = threading.local()
-        self._senders: list[Sender] = []
+        self._senders: list[Sender] = []  # every sender made; the idle ones wait in `_idle`, last used first
+        self._idle: list[Sender] = []
         self._senders_lock = threading.Lock()
         self._todo: queue.Queue[_Job | None] = queue.Queue(maxsize=2 * workers)
         self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
@@ -397,14 +397,20 @@ class Importer:
                 outcome = _Outcome(job, status.NOT_SENT, stop=error)
             self._outcomes.put(outcome)
 
-    def _sender(self) -> Sender:
-        sender: Sender | None = getattr(self._local, "sender", None)
+    def _put(self, content_type: str, payload: bytes) -> None:
+        """Send on an idle sender (its keep-alive connection), taken only once the row has its place in the
+        pace: as many connections as requests were ever in flight, not one per worker thread."""
+        with self._senders_lock:
+            sender = self._idle.pop() if self._idle else None
         if sender is None:
             sender = self._new_sender()
-            self._local.sender = sender
             with self._senders_lock:
                 self._senders.append(sender)
-        return sender
+        try:
+            sender.put(content_type, payload)
+        finally:
+            with self._senders_lock:
+                self._idle.append(sender)
 
     def _send(self, job: _Job) -> _Outcome:
         if self._stop.is_set():
@@ -418,7 +424,7 @@ class Importer:
             assert self._journal is not None
             self._journal.mark_in_flight(job.row.number, job.digest)
         try:  # at the run's pace: throttled rows wait and go again; a failing service opens the breaker
-            self._pace.send(lambda: self._sender().put(body.content_type, payload), self._stop)
+            self._pace.send(lambda: self._put(body.content_type, payload), self._stop)
         except Stopped:
             return _Outcome(job, status.NOT_SENT)
         except ApiValidationError as exc:
