@@ -80,6 +80,7 @@ class AdaptiveLimit:
         self._probe_pause = PROBE_PAUSE
         self._probe_at = 0.0
         self._cut_at = -math.inf
+        self._shrunk_at = -math.inf
         self._accepted: deque[float] = deque()  # when recent requests were accepted (the last second)
         self._started = clock()
         self._rate_max = 0.0  # rate refused (W_max), the rate cap's curve, and when it started
@@ -108,6 +109,8 @@ class AdaptiveLimit:
         self._accepted.append(now)
         while self._accepted and self._accepted[0] < now - 1.0:
             self._accepted.popleft()
+        if now - latency < self._shrunk_at:
+            return  # sent before the level last came down: it says nothing about the new level
         self._round.append(latency)
         self._round_busy = self._round_busy or busy
         if len(self._round) >= max(4, self.allowed):
@@ -124,6 +127,7 @@ class AdaptiveLimit:
         before = self.allowed
         if not self.fixed and trip > self._best * LATENCY_CLIMBS + LATENCY_SLACK:
             self._slow_start = False
+            self._shrunk_at = now
             self.level = max(1.0, self.level * LATENCY_HOLDS * self._best / trip)
             self._changed(before, f"latency climbed to {trip * 1000:.0f} ms from {self._best * 1000:.0f} ms")
             return
