@@ -75,14 +75,15 @@ def test_a_throttle_caps_the_rate_at_once_and_it_grows_back_slowly_then_faster()
         limit.succeeded(0.05, busy=False)
     assert limit.throttled(in_flight=4)
     cap = limit.rate_now()
-    assert cap is not None and 40 <= cap <= 45  # 85 % of the 50/s the service was taking
+    # 85 % of the 50/s it was taking, less a slow start's overshoot (30 %): 29.75/s
+    assert cap is not None and 29 <= cap <= 31
     assert not limit.throttled(in_flight=4)  # the answers to requests sent before the cut only count
     clock.now += 1.0
     near = limit.rate_now()
     clock.now += 4.0
     far = limit.rate_now()
     assert near is not None and far is not None
-    assert cap < near <= 51 and far > 1.5 * near  # slowly near the refused rate, faster past it
+    assert cap < near <= 36 and far > 1.5 * near  # slowly near the refused rate, faster past it
 
 
 def test_a_refused_level_is_probed_again_only_after_a_pause_that_doubles() -> None:

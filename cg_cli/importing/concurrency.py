@@ -39,8 +39,9 @@ LATENCY_HOLDS = 1.25  # a round trip this much over the best one still counts as
 LATENCY_CLIMBS = 1.6  # ... and this much over it, as a queue building up: shrink
 LATENCY_SLACK = 0.005  # seconds: jitter of a fast service (or a busy machine) is no queue
 THROTTLE_CUT = 0.75  # the level after a throttle, as a share of the level before
+SLOW_START_OVERSHOOT = 0.7  # the share of the rate measured in slow start a service sustains, at first guess
 RATE_BETA = 0.85  # the rate cap after a throttle, as a share of the rate the service was taking
-CUBIC_C = 0.05  # how fast the rate cap grows back, in shares of the refused rate per second³
+CUBIC_C = 0.03  # how fast the rate cap grows back, in shares of the refused rate per second³
 PROBE_PAUSE = 2.0  # seconds at a level just under a refused one before trying it again (doubles, up to 16)
 PAUSE_AFTER = 5.0  # a Retry-After longer than this pauses the whole run, not just the row
 MAX_PAUSE = 300.0
@@ -164,6 +165,8 @@ class AdaptiveLimit:
         taking = len(self._accepted) / span if span > 0.05 else 0.0
         if taking > 0 and sustained and self._best < math.inf:  # what the places held could carry (Little's law)
             taking = max(taking, (in_flight - 1) / self._best)
+        elif not sustained:  # refused in slow start: what went through includes a burst the service let pass
+            taking *= SLOW_START_OVERSHOOT
         current = self.rate_now()
         if current is not None:  # still refused under the cap: the cap comes down from where it is
             taking = min(taking, current) if taking > 0 else current
