@@ -114,7 +114,8 @@ class AdaptiveLimit:
             return  # sent before the level last came down: it says nothing about the new level
         self._round.append(latency)
         self._round_busy = self._round_busy or busy
-        if len(self._round) >= max(4, self.allowed):
+        # A round is a round trip's answers; in slow start half of one, so the climb takes half the time.
+        if len(self._round) >= max(4, self.allowed // 2 if self._slow_start else self.allowed):
             self._end_round(now)
 
     def _end_round(self, now: float) -> None:
