@@ -35,6 +35,7 @@ from cg_cli.importing.journal import (
 )
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
+from cg_cli.importing.stats import pace_words
 from cg_cli.records.mappings import Problem, check_fields, check_header
 from cg_cli.records.readers import ReadOptions, RecordFile
 
@@ -394,13 +395,8 @@ def progress_line(result: ImportResult) -> str:
         earlier += f", {stats.unchanged} unchanged"
     if stats.superseded:
         earlier += f", {stats.superseded} superseded (a later row has the same key)"
-    pace = f"throttled {stats.throttled}×, " if stats.throttled else ""
-    if stats.settled_at is not None:
-        pace += f"settled at {stats.settled_at} in flight, "
-    return (
-        f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, "
-        f"{pace}{stats.rows_per_second:.0f} rows/s"
-    )
+    rate = f"{pace_words(stats)}{stats.rows_per_second:.0f} rows/s"
+    return f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, {rate}"
 
 
 def input_fingerprint(path: str) -> str | None:

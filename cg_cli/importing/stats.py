@@ -80,6 +80,13 @@ def summary_json(result: ImportResult) -> dict[str, Any]:
     }
 
 
+def pace_words(stats: ImportStats) -> str:
+    """`throttled 12×, settled at 6 in flight, ` for a summary line ("" before anything was sent)."""
+    throttled = f"throttled {stats.throttled}×, " if stats.throttled else ""
+    settled = f"settled at {stats.settled_at} in flight, " if stats.settled_at is not None else ""
+    return throttled + settled
+
+
 class Sender(Protocol):
     def put(self, content_type: str, body: bytes) -> None: ...
 
