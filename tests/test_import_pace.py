@@ -139,3 +139,13 @@ def test_a_service_that_answers_500_to_everything_stops_the_run_exit_5(cg, serve
     assert resumed.exit_code == 0, resumed.output
     names = received_names(sandbox)
     assert len(names) == 100 and set(names.values()) == {1}
+
+
+def test_a_token_service_that_throttles_at_the_start_is_waited_for(cg, server) -> None:
+    """The token is fetched before any row; its 429 is retried as Retry-After says, not a stop."""
+    sandbox = server()
+    write_accounts(Path("a.csv"), 5)
+    sandbox.fault(target="token", status=429, retry_after="0")
+    result = cg("records", "import", "a.csv", "--mapping", "accounts")
+    assert result.exit_code == 0, result.output
+    assert sandbox.stats()["token_requests"] == 2 and len(received_names(sandbox)) == 5

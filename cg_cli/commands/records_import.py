@@ -193,7 +193,7 @@ def _sender_factory(settings: Settings, options: HttpOptions) -> Callable[[], Se
     from cg_cli.service.auth import token_provider
 
     records_url = settings.records_url()
-    tokens = token_provider(settings, options)
+    tokens = token_provider(settings, options._replace(pass_throttling=False))  # the token service retries its 429s
     tokens.get()
 
     def new_sender() -> Sender:
