@@ -254,7 +254,7 @@ class Pace:
         self._next_slot = clock()
         self._paused_until = 0.0
         self._in_flight = 0
-        self._lock = threading.Condition()
+        self._lock = threading.Condition(threading.Lock())
         self._levels: Counter[int] = Counter()
         self._failing: ServiceFailing | None = None  # the breaker opened: no request goes any more
         self.throttled = 0

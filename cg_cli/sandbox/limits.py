@@ -45,7 +45,7 @@ class Limits:
     ) -> None:
         self._clock = clock
         self._rng = rng or random.Random()
-        self._lock = threading.Condition()
+        self._lock = threading.Condition(threading.Lock())
         self._tokens = 0.0
         self._refilled = clock()
         self.rate_limit: float | None = None
