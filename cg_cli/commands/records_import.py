@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 IMPORT_EXAMPLES = """\b
 Examples:
   cg records import accounts.csv --mapping accounts   # header checked first
-  cg records import accounts.csv --config REF --workers 8 --rate 50  # ceilings
+  cg records import accounts.csv --config REF --workers 8 --rate 50
   cg records import accounts.csv -m accounts --resume  # after a stop
   cg records import export.csv -m accounts --dry-run   # check rows, send none
   cg records import export.csv -m accounts --state s.db   # only what changed

@@ -20,8 +20,8 @@ Examples:
   cg sandbox                      # then paste the export lines it prints
   cg sandbox --port 0 --mappings-file cg-mappings.toml
   cg sandbox --token-ttl 5 --latency 0.05   # short tokens, a slow service
-  cg sandbox --latency 0.1 --max-concurrent 6   # 429 beyond 6 requests at once
-  cg sandbox --rate-limit 50 --chaos 0.05   # 429 beyond 50/s; 5 % server faults
+  cg sandbox --latency 0.1 --max-concurrent 6   # 429 beyond 6 at once
+  cg sandbox --rate-limit 50 --chaos 0.05   # 429 beyond 50/s, 5 % faults
 \b
 Change a limit while it runs (null lifts it):
   curl -X POST $CG_API_URL/_sandbox/limits -d '{"rate_limit": 25}'
