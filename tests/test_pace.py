@@ -106,11 +106,24 @@ def test_one_failure_never_opens_the_breaker_and_old_failures_age_out() -> None:
         breaker.record(ok=True)
     assert all(breaker.record(ok=False) is None for _ in range(5))  # 5 of 25: a bad spell, not a dead service
     clock.now += 31
-    assert breaker.record(ok=False) is None  # the old ones aged out: 1 failure
+    breaker.record(ok=True)
+    assert breaker.record(ok=False) is None  # the old ones aged out: 1 failure of 2
     message = None
     for _ in range(4):
         message = breaker.record(ok=False)
-    assert message == "5 of the 5 requests of the last 30 s failed after retries"
+    assert message == "5 of the 6 requests of the last 30 s failed after retries"
+
+
+def test_a_slow_service_that_always_fails_opens_the_breaker_too() -> None:
+    """One row at a time, each attempt 10 s of retries: never 5 failures within 30 s, still a dead service."""
+    clock = Clock()
+    breaker = Breaker(clock=clock)
+    answers = []
+    for _ in range(5):
+        clock.now += 10
+        answers.append(breaker.record(ok=False))
+    assert answers[:4] == [None] * 4
+    assert answers[4] == "5 of the 5 requests of the last 40 s failed after retries"
 
 
 @pytest.mark.parametrize(("text", "workers"), [("auto", None), ("AUTO", None), ("1", 1), ("64", 64)])

@@ -191,8 +191,9 @@ class AdaptiveLimit:
 
 
 class Breaker:
-    """Opens when the service fails persistently: in the last `window` seconds, at least `min_failures`
-    requests failed after their retries, and they were most of the requests."""
+    """Opens when the service fails persistently: at least `min_failures` requests failed after their
+    retries, and they were most of the requests of the last `window` seconds (or of the last
+    `min_failures` requests, when fewer came in that time: a slow service's failures count too)."""
 
     def __init__(
         self,
@@ -211,13 +212,14 @@ class Breaker:
         now = self._clock()
         self._outcomes.append((now, ok))
         self._failures += not ok
-        while self._outcomes and self._outcomes[0][0] < now - self._window:
+        while len(self._outcomes) > self._min_failures and self._outcomes[0][0] < now - self._window:
             _, was_ok = self._outcomes.popleft()
             self._failures -= not was_ok
         total = len(self._outcomes)
         if ok or self._failures < self._min_failures or self._failures * 2 <= total:
             return None
-        return f"{self._failures} of the {total} requests of the last {self._window:.0f} s failed after retries"
+        span = max(self._window, now - self._outcomes[0][0])
+        return f"{self._failures} of the {total} requests of the last {span:.0f} s failed after retries"
 
 
 class ServiceFailing(NetworkError):
