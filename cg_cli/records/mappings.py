@@ -15,15 +15,9 @@ from typing import Any
 from cg_cli.errors import UsageError
 from cg_cli.records.body import is_scalar
 from cg_cli.records.readers import RESERVED_COLUMNS
+from cg_cli.records.values import REQUIRED, value_problems
 
 TYPES = ("account", "contact", "multi-object", "survey-response")
-# Each inner tuple is a group of which at least one field must have a value.
-REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
-    "account": (("Account Name",),),
-    "contact": (("Email", "Phone"),),
-    "multi-object": (("Email", "Phone"),),
-    "survey-response": (("Email", "Phone"),),
-}
 # Types whose push can send a survey: never resent once it may have arrived.
 SURVEY_TYPES = frozenset({"multi-object", "survey-response"})
 # How CustomerGauge matches a record it updates: Accounts by Account Name, the others by Email, else Phone.
@@ -35,7 +29,6 @@ IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
 }
 DOCUMENTED_KEYS = ("Account Name", "Email", "Phone")
 NOT_IN_MAPPING = "not in mapping — the API would drop it silently"
-_PHONE = re.compile(r"[0-9 ()+\-]*")
 _KEYS = ("reference", "type", "fields", "columns")
 
 
@@ -308,26 +301,15 @@ def check_fields(mapping: Mapping, names: Iterable[str], row: int | None = None)
 
 
 def check_values(mapping: Mapping | None, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
-    """Scalar values, Phone and Email shapes, and (with a mapping) its required fields."""
+    """Scalar values, then the service's own value rules (records/values.py) on what it would keep."""
     problems: list[Problem] = []
     for name, value in record.items():
         if not is_scalar(value):
             kind = "an object" if isinstance(value, dict) else "a list" if isinstance(value, list) else "null"
             problems.append(Problem(row, name, f"value is {kind}; only strings, numbers and booleans are sent"))
-    for group in mapping.required_groups if mapping else ():
-        if not any(_has_value(record.get(f)) for f in group):
-            label = " or ".join(group)
-            present = any(f in record for f in group)
-            assert mapping is not None
-            problems.append(
-                Problem(row, label, f"required for {mapping.described} but {'empty' if present else 'missing'}")
-            )
-    phone = record.get("Phone")
-    if isinstance(phone, str) and phone and not _PHONE.fullmatch(phone):
-        problems.append(Problem(row, "Phone", "may hold only digits, spaces, parentheses, dash and plus"))
-    email = record.get("Email")
-    if isinstance(email, str) and email and "@" not in email:
-        problems.append(Problem(row, "Email", "has no @"))
+    kept = record if mapping is None else {k: v for k, v in record.items() if k in mapping.fields}
+    found = value_problems(mapping.type if mapping else None, kept)
+    problems += [Problem(row, p.label, p.problem) for p in found]
     return problems
 
 
@@ -363,7 +345,3 @@ def check_file(
             found = check_values(mapping, row.record, row.number)
         problems.extend(dataclasses.replace(p, line=row.line) for p in found)
     return problems
-
-
-def _has_value(value: Any) -> bool:
-    return value is not None and value != "" and not (isinstance(value, str) and not value.strip())
