@@ -241,6 +241,13 @@ FormatOption = Annotated[
 ]
 
 
+IgnoreOption = Annotated[
+    list[str] | None,
+    typer.Option("--ignore", help="A column never sent and never flagged (repeatable; adds to the mapping's ignore).",
+                 metavar="COLUMN"),
+]  # fmt: skip
+
+
 def read_options(
     file_format: str | None,
     delimiter: str | None,
@@ -248,6 +255,7 @@ def read_options(
     renames: list[str] | None,
     constants: list[str] | None,
     mapping: Mapping | None,
+    ignore: list[str] | None = None,
 ) -> ReadOptions:
     """How to read an export: the command line's choices over the mapping's [name.columns]."""
     from cg_cli.records.body import fields_from_options
@@ -267,4 +275,5 @@ def read_options(
         encoding=encoding,
         renames=columns,
         constants={k: str(v) for k, v in fields_from_options(constants or [], option="--set").items()},
+        ignore=frozenset([*(mapping.ignore if mapping is not None else ()), *(ignore or [])]),
     )

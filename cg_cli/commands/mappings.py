@@ -13,6 +13,7 @@ from cg_cli.commands.common import (
     EncodingOption,
     FieldOption,
     FormatOption,
+    IgnoreOption,
     JsonOption,
     MappingsFileOption,
     RenameOption,
@@ -24,10 +25,8 @@ from cg_cli.commands.common import (
 from cg_cli.output import render
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
-
-    from cg_cli.records.mappings import MappingFile
-    from cg_cli.records.readers import Row
+    from cg_cli.records.mappings import Mapping, MappingFile
+    from cg_cli.records.readers import ReadOptions
 
 MappingName = Annotated[str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME")]
 
@@ -119,6 +118,7 @@ def check(
     encoding: EncodingOption = None,
     rename: RenameOption = None,
     set_fields: SetOption = None,
+    ignore: IgnoreOption = None,
     mappings_file: MappingsFileOption = None,
     ci_mode: CiOption = None,
     junit: JunitOption = None,
@@ -129,48 +129,65 @@ def check(
     """
     from cg_cli.errors import CheckFailed, UsageError
     from cg_cli.records.body import build_record, read_json_option
-    from cg_cli.records.mappings import check_fields, check_file, check_mapping, check_record
+    from cg_cli.records.mappings import check_mapping, check_record
 
     check_mode(ci_mode)
     mappings, json_output = _load(ctx, mappings_file)
     mapping = mappings.get(name)
-    duplicates = None
     if file is not None and (field or json_path):
         raise UsageError("check either a record (-f/--json) or a file (--file), not both")
+    if ignore and file is None:
+        raise UsageError("--ignore goes with --file", hint="it names a column of the file that is never sent")
     if file is not None:
-        from cg_cli.records.readers import RecordFile
-
-        options = read_options(file_format, delimiter, encoding, rename, set_fields, mapping)
-        rows = 0
-        with RecordFile(file, options=options) as records:
-            render.note(f"reading {file}: {records.described}")
-
-            def counted(source: Iterable[Row]) -> Iterator[Row]:
-                nonlocal rows
-                for row in source:
-                    rows += 1
-                    yield row
-
-            problems = check_file(mapping, counted(records), records.header, records.source_header)
-            problems += check_fields(mapping, list(options.constants))
-        report_check(ci_mode, junit, file, mapping.name, problems, rows)
-        duplicates = None
-        if file != "-":
-            from cg_cli.importing.duplicates import scan
-
-            duplicates = scan(file, options, mapping.type)
-            render.note(f"{file}: {duplicates.describe()}")
-        what = file
-    elif field or json_path:
+        _check_file(ctx, mapping, file, read_options(file_format, delimiter, encoding, rename, set_fields, mapping,
+                                                     ignore), ci_mode, junit)  # fmt: skip
+        return
+    if field or json_path:
         problems = check_record(mapping, build_record(field or [], read_json_option(json_path), strict=False))
         what = "the record"
     else:
         problems = check_mapping(mapping)
         what = f"mapping {mapping.name!r}"
-    extra = {"duplicate_keys": duplicates.as_json()} if file is not None and duplicates is not None else {}
     if problems:
-        raise CheckFailed(f"{len(problems)} problem(s) in {what}", problems, report=True).with_details(**extra)
+        raise CheckFailed(f"{len(problems)} problem(s) in {what}", problems, report=True)
     if json_output:
-        render.json_out({"ok": True, "problems": [], **extra})
+        render.json_out({"ok": True, "problems": []})
     against = "" if what.startswith("mapping ") else f" for mapping {mapping.name!r}"
     render.note(f"No problems in {what}{against}.")
+
+
+def _check_file(
+    ctx: typer.Context, mapping: Mapping, file: str, options: ReadOptions, ci_mode: str | None, junit: Path | None
+) -> None:
+    """Header and every row, streaming: the first problems listed, the rest counted by kind."""
+    from cg_cli.errors import CheckFailed
+    from cg_cli.records.checks import check_columns, check_file, column_hint
+    from cg_cli.records.readers import RecordFile
+
+    with RecordFile(file, options=options) as records:
+        columns = check_columns(mapping, records) if records.header is not None else None
+        left_out = (
+            f"; left out (ignored, never sent): {', '.join(columns.ignored)}" if columns and columns.ignored else ""
+        )
+        render.note(f"reading {file}: {records.described}{left_out}")
+        found = check_file(mapping, records, columns)
+    report_check(ci_mode, junit, file, mapping.name, found.shown, found.rows)
+    extra: dict[str, object] = found.as_json()
+    if file != "-":
+        from cg_cli.importing.duplicates import scan
+
+        duplicates = scan(file, options, mapping.type)
+        render.note(f"{file}: {duplicates.describe()}")
+        extra["duplicate_keys"] = duplicates.as_json()
+    if found.total:
+        listed = f"; the first {len(found.shown)} listed, {found.summary()}" if found.truncated else ""
+        raise CheckFailed(
+            f"{found.total:,} problem(s) in {file} over {found.rows:,} row(s){listed}",
+            found.shown,
+            report=True,
+            hint=column_hint(mapping, columns),
+            paste=columns.ignore_line if columns is not None else "",
+        ).with_details(**extra)
+    if settings_for(ctx).json_output:
+        render.json_out({"ok": True, "problems": [], **extra})
+    render.note(f"No problems in {file} for mapping {mapping.name!r} ({found.rows:,} row(s)).")

@@ -19,6 +19,7 @@ from cg_cli.commands.common import (
     DelimiterOption,
     EncodingOption,
     FormatOption,
+    IgnoreOption,
     MappingOption,
     MappingsFileOption,
     NoCheckOption,
@@ -65,6 +66,7 @@ def import_records(
     encoding: EncodingOption = None,
     rename: RenameOption = None,
     set_fields: SetOption = None,
+    ignore: IgnoreOption = None,
     duplicates: Annotated[
         str,
         typer.Option(
@@ -132,7 +134,7 @@ def import_records(
     request = ImportRequest(
         file=file,
         target=target,
-        read=read_options(file_format, delimiter, encoding, rename, set_fields, target.mapping),
+        read=read_options(file_format, delimiter, encoding, rename, set_fields, target.mapping, ignore),
         check=not no_check,
         duplicates=DuplicatePolicy(duplicates),
         results_path=results,

@@ -35,7 +35,8 @@ from cg_cli.importing.journal import (
 )
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
-from cg_cli.records.mappings import Problem, check_fields, check_header
+from cg_cli.records.checks import check_columns, refuse_columns
+from cg_cli.records.mappings import Problem
 from cg_cli.records.readers import ReadOptions, RecordFile
 
 if TYPE_CHECKING:
@@ -182,20 +183,22 @@ class ImportRun:
         return seen is not None and seen == self._fingerprint
 
     def _check_header(self, records: RecordFile) -> None:
+        """Refuse columns the mapping does not know (the typo guard); name what is left out, or sent unchecked."""
         mapping = self.request.target.mapping
-        if mapping is None or records.header is None or not self.request.check:
+        if mapping is None or records.header is None:
             return
-        problems = check_header(mapping, records.header, records.source_header)
-        constants = list(self.request.read.constants)
-        problems += [
-            Problem(p.row, f"{p.field} (--set)", p.problem, p.suggestion) for p in check_fields(mapping, constants)
-        ]
-        if problems:
-            raise CheckFailed(
-                f"the header of {self.request.file} has {len(problems)} column(s) the mapping does not know; "
-                "nothing was sent",
-                problems,
-            )
+        found = check_columns(mapping, records)
+        if found.ignored:
+            self._notice(f"left out (ignored, never sent): {', '.join(found.ignored)}")
+        if not self.request.check:
+            if found.problems:
+                self._notice(
+                    f"--no-check: {len(found.problems)} column(s) the mapping does not know are sent as they are "
+                    "(the service drops them silently)"
+                )
+            return
+        if found.problems:
+            raise refuse_columns(mapping, found, f"the header of {self.request.file}")
 
     def _importer_for(self, records: RecordFile, **kwargs: Any) -> Importer:
         request = self.request

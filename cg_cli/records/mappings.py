@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import unicodedata
@@ -14,7 +13,6 @@ from typing import Any
 
 from cg_cli.errors import UsageError
 from cg_cli.records.body import is_scalar
-from cg_cli.records.readers import RESERVED_COLUMNS
 from cg_cli.records.values import REQUIRED, value_problems
 
 TYPES = ("account", "contact", "multi-object", "survey-response")
@@ -29,7 +27,7 @@ IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
 }
 DOCUMENTED_KEYS = ("Account Name", "Email", "Phone")
 NOT_IN_MAPPING = "not in mapping — the API would drop it silently"
-_KEYS = ("reference", "type", "fields", "columns")
+_KEYS = ("reference", "type", "fields", "ignore", "columns")
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,7 @@ class Mapping:
     type: str
     fields: tuple[str, ...]
     columns: tuple[tuple[str, str], ...] = ()  # [name.columns]: input column → Field Heading
+    ignore: tuple[str, ...] = ()  # export columns never sent and never flagged
 
     @property
     def required_groups(self) -> tuple[tuple[str, ...], ...]:
@@ -140,6 +139,12 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
             if heading in seen:
                 raise fail(name, "fields", f"duplicate heading {heading!r}")
             seen.add(heading)
+        ignore = table.get("ignore", [])
+        if not isinstance(ignore, list) or not all(isinstance(c, str) and c.strip() for c in ignore):
+            raise fail(name, "ignore", 'ignore lists export columns never sent: ignore = ["Account ID", "Notes"]')
+        mapped = sorted(set(ignore) & seen)
+        if mapped:
+            raise fail(name, "ignore", f"{mapped[0]!r} is both a field and ignored: keep it in one list")
         columns = table.get("columns", {})
         if not isinstance(columns, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in columns.items()
@@ -153,7 +158,7 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
                 f"reference {reference!r} is declared as {twin.type} ({twin.name!r}) and as {kind} ({name!r})",
                 hint="one reference is one Inbound Mapping with one data type: fix the type of one of them",
             )
-        mappings[name] = Mapping(name, reference, kind, tuple(fields), tuple(columns.items()))
+        mappings[name] = Mapping(name, reference, kind, tuple(fields), tuple(columns.items()), tuple(ignore))
     return MappingFile(path, mappings)
 
 
@@ -221,13 +226,31 @@ class _HeadingIndex:
                 shared.update(posting[:budget])
                 budget -= len(posting)
             candidates = [self.keys[i] for i, _ in shared.most_common(4)]
-        close = difflib.get_close_matches(folded, candidates, n=1, cutoff=0.6)
-        return self.folded[close[0]] if close else None
+        close = difflib.get_close_matches(folded, candidates, n=3, cutoff=0.6)
+        near = [c for c in close if _typo_distance(folded, c) <= max(2, min(len(folded), len(c)) // 4)]
+        return self.folded[near[0]] if near else None
 
 
 @functools.lru_cache(maxsize=32)
 def _heading_index(headings: tuple[str, ...]) -> _HeadingIndex:
     return _HeadingIndex(headings)
+
+
+def _typo_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) from a to b: a suggestion must be a typo away.
+
+    difflib alone finds "Account Name" for "Account ID"; a column that far off is another column.
+    """
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def _trigrams(text: str) -> set[str]:
@@ -315,33 +338,3 @@ def check_values(mapping: Mapping | None, record: MappingType[str, Any], row: in
 
 def check_record(mapping: Mapping, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
     return check_fields(mapping, record, row) + check_values(mapping, record, row)
-
-
-def check_header(mapping: Mapping, header: list[str], source_header: list[str] | None = None) -> list[Problem]:
-    """Columns of a CSV header (after renames) the mapping does not know; the columns cg adds itself are fine.
-
-    A renamed column is shown by both names: "Acount Name (column Company)".
-    """
-    problems = check_fields(mapping, [h for h in header if h not in RESERVED_COLUMNS])
-    renamed = {new: old for old, new in zip(source_header or header, header, strict=True) if old != new}
-    return [
-        Problem(p.row, f"{p.field} (column {renamed[p.field]})", p.problem, p.suggestion) if p.field in renamed else p
-        for p in problems
-    ]
-
-
-def check_file(
-    mapping: Mapping, rows: Iterable[Any], header: list[str] | None, source_header: list[str] | None = None
-) -> list[Problem]:
-    """Problems of a whole file: the CSV header once, then every row."""
-    problems = check_header(mapping, header, source_header) if header is not None else []
-    problems = [dataclasses.replace(p, line=1) for p in problems]
-    for row in rows:
-        if row.error is not None:
-            found = [Problem(row.number, None, row.error)]
-        elif header is None:
-            found = check_record(mapping, row.record, row.number)
-        else:
-            found = check_values(mapping, row.record, row.number)
-        problems.extend(dataclasses.replace(p, line=row.line) for p in found)
-    return problems

@@ -23,6 +23,8 @@ ROW_COLUMN = "_row"
 ERROR_COLUMN = "_error"
 STATUS_COLUMN = "_status"
 RESERVED_COLUMNS = frozenset({ROW_COLUMN, ERROR_COLUMN, STATUS_COLUMN})
+IGNORED_MARK = "\0ignored"  # stands for an ignored column in a row's header: never a heading (a NUL cannot be one)
+SKIPPED = RESERVED_COLUMNS | {IGNORED_MARK}
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -48,6 +50,7 @@ class ReadOptions:
     encoding: str | None = None  # None: UTF-8 (with or without BOM), or UTF-16 by its BOM
     renames: Mapping[str, str] = field(default_factory=dict)  # input column → Field Heading
     constants: Mapping[str, str] = field(default_factory=dict)  # --set: a field added to every record
+    ignore: frozenset[str] = frozenset()  # columns (as the file or a rename names them) never put in a record
 
 
 def parse_delimiter(text: str) -> str:
@@ -190,7 +193,13 @@ class RecordFile:
 
     def _csv_rows(self) -> Iterator[Row]:
         assert self.header is not None
-        header = self.header
+        ignore = self.options.ignore
+        assert self.source_header is not None
+        # An ignored column is left out of every record (by its name in the file, or the name a rename gives it).
+        header = [
+            IGNORED_MARK if h in ignore or s in ignore else h
+            for h, s in zip(self.header, self.source_header, strict=True)
+        ]
         constants = dict(self.options.constants)
         line = self._csv.line_num + 1
         for number, cells in enumerate(self._safe_csv_rows(), start=1):
@@ -198,7 +207,7 @@ class RecordFile:
                 error = f"row has {len(cells)} cells but the header has {len(header)}"
                 yield Row(number, {}, cells, error, line)
             else:
-                record = {k: v for k, v in zip(header, cells, strict=True) if v != "" and k not in RESERVED_COLUMNS}
+                record = {k: v for k, v in zip(header, cells, strict=True) if v != "" and k not in SKIPPED}
                 if constants:
                     record.update(constants)
                 yield Row(number, record, cells, None, line)
@@ -207,7 +216,7 @@ class RecordFile:
     def _jsonl_rows(self) -> Iterator[Row]:
         number = 0
         line_number = 0
-        renames, constants = self.options.renames, dict(self.options.constants)
+        renames, constants, ignore = self.options.renames, dict(self.options.constants), self.options.ignore
         while True:
             try:
                 line = self._stream.readline()
@@ -220,8 +229,9 @@ class RecordFile:
                 continue
             number += 1
             row = _jsonl_row(number, line_number, line.strip())
-            if row.error is None and (renames or constants):
-                record = {renames.get(k, k): v for k, v in row.record.items()}
+            if row.error is None and (renames or constants or ignore):
+                record = {renames.get(k, k): v for k, v in row.record.items() if k not in ignore}
+                record = {k: v for k, v in record.items() if k not in ignore}
                 record.update(constants)
                 row = Row(row.number, record, row.original, None, row.line)
             yield row

@@ -1,0 +1,109 @@
+"""A CRM export as it is: columns ignored on purpose never leave the machine; unknown ones are still refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cg_cli.records.mappings import Mapping
+from tests.conftest import SandboxHandle, write_mappings
+
+ACCOUNTS = Mapping("accounts", "acc-ref", "account", ("Account Name", "First Name", "Email"))
+EXPORT = (
+    "Account ID,Account Name,Billing City,Email,Description\n"
+    "001A,ACME,Berlin,joe@acme.example,called twice; angry\n"
+    "001B,Globex,Paris,ann@globex.example,internal note\n"
+)
+IGNORED = ("Account ID", "Billing City", "Description")
+PASTE = 'ignore = ["Account ID", "Billing City", "Description"]'
+
+
+@pytest.fixture
+def crm(make_sandbox: Any) -> SandboxHandle:
+    Path("export.csv").write_text(EXPORT)
+    write_mappings(Path("cg-mappings.toml"), ACCOUNTS)
+    handle: SandboxHandle = make_sandbox(mappings=[ACCOUNTS])
+    return handle
+
+
+def _with_ignore(line: str) -> None:
+    text = Path("cg-mappings.toml").read_text().rstrip("\n")
+    Path("cg-mappings.toml").write_text(f"{text}\n{line}\n")
+
+
+def _assert_nothing_ignored_sent(server: SandboxHandle) -> None:
+    records = sorted(server.records(), key=lambda r: str(r["record"]["Account Name"]))  # workers: any order
+    assert [r["record"] for r in records] == [
+        {"Account Name": "ACME", "Email": "joe@acme.example"},
+        {"Account Name": "Globex", "Email": "ann@globex.example"},
+    ]
+    for record in records:  # the raw body, not what the service kept
+        assert all(column not in record["body"] for column in IGNORED) and record["dropped"] == []
+        assert "Berlin" not in record["body"] and "angry" not in record["body"]
+
+
+def test_the_refusal_prints_the_ignore_line_to_paste_and_no_far_fetched_suggestion(cg, crm: SandboxHandle) -> None:
+    result = cg("records", "import", "export.csv", "--mapping", "accounts")
+    assert result.exit_code == 4, result.output
+    assert f"  {PASTE}" in result.stderr.splitlines()
+    assert "ignore = [" not in result.stderr.split("hint:")[0]  # its own line, after the hint
+    assert "Account Name" not in result.stderr.split("Account ID")[1].splitlines()[0]  # not "did you mean"
+    assert crm.records() == []
+    as_json = json.loads(cg("records", "import", "export.csv", "-m", "accounts", "-o", "json").stdout)
+    assert as_json["ignore_line"] == PASTE and as_json["exit_code"] == 4
+    assert all(p["suggestion"] is None for p in as_json["problems"])
+
+
+def test_the_pasted_line_makes_the_import_pass_and_nothing_ignored_leaves(cg, crm: SandboxHandle) -> None:
+    _with_ignore(PASTE)
+    result = cg("records", "import", "export.csv", "--mapping", "accounts")
+    assert result.exit_code == 0, result.output
+    assert "left out (ignored, never sent): Account ID, Billing City, Description" in result.stderr
+    _assert_nothing_ignored_sent(crm)
+
+
+def test_ignore_on_the_command_line_does_the_same_for_one_run(cg, crm: SandboxHandle) -> None:
+    args = [a for column in IGNORED for a in ("--ignore", column)]
+    assert cg("mappings", "check", "accounts", "--file", "export.csv", *args).exit_code == 0
+    result = cg("records", "import", "export.csv", "--mapping", "accounts", *args)
+    assert result.exit_code == 0, result.output
+    _assert_nothing_ignored_sent(crm)
+
+
+def test_a_typo_is_still_caught_beside_ignored_columns(cg, crm: SandboxHandle) -> None:
+    Path("export.csv").write_text("Account ID,Acount Name,Notes\n1,ACME,x\n")
+    _with_ignore('ignore = ["Account ID"]')
+    result = cg("records", "import", "export.csv", "--mapping", "accounts", "-o", "json")
+    assert result.exit_code == 4
+    document = json.loads(result.stdout)
+    assert [(p["field"], p["suggestion"]) for p in document["problems"]] == [
+        ("Acount Name", "Account Name"),
+        ("Notes", None),
+    ]
+    assert document["ignore_line"] == 'ignore = ["Account ID", "Notes"]'  # the mapping's own, then the new
+    assert crm.records() == []
+
+
+def test_no_check_sends_unknown_columns_says_so_and_still_keeps_ignored_ones_home(cg, crm: SandboxHandle) -> None:
+    _with_ignore('ignore = ["Description"]')
+    result = cg("records", "import", "export.csv", "--mapping", "accounts", "--no-check")
+    assert result.exit_code == 0, result.output
+    assert "--no-check: 2 column(s) the mapping does not know are sent as they are" in result.stderr
+    bodies = [r["body"] for r in crm.records()]
+    assert all("Account ID" in b and "Billing City" in b and "Description" not in b for b in bodies)
+
+
+def test_jsonl_rows_lose_ignored_keys_too(cg, crm: SandboxHandle) -> None:
+    Path("export.jsonl").write_text('{"Account Name": "ACME", "Account ID": "001A"}\n')
+    result = cg("records", "import", "export.jsonl", "-m", "accounts", "--ignore", "Account ID")
+    assert result.exit_code == 0, result.output
+    assert "001A" not in crm.records()[0]["body"]
+
+
+def test_a_column_both_mapped_and_ignored_is_a_load_error(cg, crm: SandboxHandle) -> None:
+    _with_ignore('ignore = ["Email"]')
+    result = cg("mappings", "list")
+    assert result.exit_code == 2 and "'Email' is both a field and ignored" in result.stderr
