@@ -107,3 +107,22 @@ def test_a_column_both_mapped_and_ignored_is_a_load_error(cg, crm: SandboxHandle
     _with_ignore('ignore = ["Email"]')
     result = cg("mappings", "list")
     assert result.exit_code == 2 and "'Email' is both a field and ignored" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["export.txt", "export.tsv", "export.dat"])
+def test_excel_unicode_text_imports_without_format(cg, crm: SandboxHandle, name: str) -> None:
+    # What Excel's "Save as Unicode Text" writes: UTF-16 LE with a BOM, tab-separated, CRLF.
+    text = "Account Name\tEmail\r\nZürich AG\tjoe@zurich.example\r\n"
+    Path(name).write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    result = cg("records", "import", name, "--mapping", "accounts")
+    assert result.exit_code == 0, result.output
+    assert "tab-separated, UTF-16" in result.stderr
+    assert [r["record"] for r in crm.records()] == [{"Account Name": "Zürich AG", "Email": "joe@zurich.example"}]
+
+
+def test_tsv_and_txt_in_utf8_read_as_delimited_text(cg, crm: SandboxHandle) -> None:
+    Path("export.tsv").write_text("Account Name\tEmail\nACME\tjoe@acme.example\n")
+    Path("notes.txt").write_text("Account Name;Email\nGlobex;ann@globex.example\n")
+    assert cg("records", "import", "export.tsv", "--mapping", "accounts").exit_code == 0
+    assert cg("records", "import", "notes.txt", "--mapping", "accounts").exit_code == 0
+    assert sorted(r["record"]["Account Name"] for r in crm.records()) == ["ACME", "Globex"]

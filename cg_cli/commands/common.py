@@ -237,7 +237,8 @@ SetOption = Annotated[
     typer.Option("--set", help='Add a field to every record: "Source=CRM" (repeatable).', metavar="FIELD=VALUE"),
 ]
 FormatOption = Annotated[
-    str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).", metavar="csv|jsonl")
+    str | None, typer.Option("--format", help="csv (also tab-separated) or jsonl (default: from the content and extension).",
+                 metavar="csv|jsonl")
 ]
 
 

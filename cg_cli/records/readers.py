@@ -25,7 +25,7 @@ STATUS_COLUMN = "_status"
 RESERVED_COLUMNS = frozenset({ROW_COLUMN, ERROR_COLUMN, STATUS_COLUMN})
 IGNORED_MARK = "\0ignored"  # stands for an ignored column in a row's header: never a heading (a NUL cannot be one)
 SKIPPED = RESERVED_COLUMNS | {IGNORED_MARK}
-_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 CSV_FIELD_LIMIT = 16 << 20  # a cell may be large (the API takes 2 MB bodies): csv's own 128 KiB is too small
@@ -68,10 +68,25 @@ def detect_format(path: str, given: str | None) -> str:
         return given
     if path == "-":
         raise UsageError("reading stdin needs --format csv or --format jsonl")
+    if _starts_utf16(path):  # Excel's "Unicode Text": UTF-16 with a BOM, tab-separated, whatever the name
+        return "csv"
     kind = _EXTENSIONS.get(Path(path).suffix.lower())
     if kind is None:
-        raise UsageError(f"cannot tell the format of {path} from its extension", hint="pass --format csv or jsonl")
+        raise UsageError(f"cannot tell the format of {path} from its extension", hint="pass --format csv (also for tab-separated text) or jsonl")
     return kind
+
+
+def _starts_utf16(path: str) -> bool:
+    """A UTF-16 BOM and a tab in the first line: Excel's Unicode Text, saved as .txt (or renamed)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return False  # opening it for real names the problem
+    if head[:2] not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return False
+    text = head[: len(head) // 2 * 2].decode("utf-16", "replace")
+    return "\t" in text.split("\n", 1)[0]
 
 
 class RecordFile:
