@@ -11,6 +11,8 @@ import typer
 from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
 from typer.core import TyperCommand, TyperGroup
 
+from cg_cli.commands import completers
+
 if TYPE_CHECKING:
     from cg_cli.config.settings import GlobalOptions, HttpOptions, Settings
     from cg_cli.records.mappings import Mapping
@@ -94,10 +96,26 @@ def global_params() -> tuple[click.Parameter, ...]:
         return TyperOption(param_decls=list(names), **kwargs)
 
     return (
-        option("--profile", metavar="NAME", help="Profile name (default: CG_PROFILE, else default)."),
-        option("--region", metavar="eu|us|au", help="Region (default: CG_REGION, else the profile's)."),
+        option(
+            "--profile",
+            metavar="NAME",
+            help="Profile name (default: CG_PROFILE, else default).",
+            shell_complete=completers.complete_profiles,
+        ),
+        option(
+            "--region",
+            metavar="eu|us|au",
+            help="Region (default: CG_REGION, else the profile's).",
+            shell_complete=completers.complete_regions,
+        ),
         option("--env-file", metavar="PATH", help="Read settings from this file instead of ./.env."),
-        option("--output", "-o", metavar="text|json", help="text or json (default: CG_OUTPUT, else text)."),
+        option(
+            "--output",
+            "-o",
+            metavar="text|json",
+            help="text or json (default: CG_OUTPUT, else text).",
+            shell_complete=completers.complete_outputs,
+        ),
         option("--verbose", "-v", flag=True, help="Log each HTTP attempt on stderr (secrets redacted)."),
         option("--quiet", "-q", flag=True, help="Print only errors and warnings (and the JSON document)."),
     )
@@ -214,18 +232,38 @@ ConfigOption = Annotated[
 ]
 MappingOption = Annotated[
     str | None,
-    typer.Option("--mapping", "-m", help="A mapping from the mapping file (sets the reference).", metavar="NAME"),
+    typer.Option(
+        "--mapping",
+        "-m",
+        help="A mapping from the mapping file (sets the reference).",
+        metavar="NAME",
+        shell_complete=completers.complete_mappings,
+    ),
 ]
-NoCheckOption = Annotated[bool, typer.Option("--no-check", help="Send even if the mapping check finds problems.")]
+NoCheckOption = Annotated[
+    bool,
+    typer.Option("--no-check", help="Send every column as it is, even those the mapping does not know (a stale "
+                 "mapping file); ignored columns still stay home."),
+]  # fmt: skip
 
 
 DelimiterOption = Annotated[
     str | None,
-    typer.Option("--delimiter", help="CSV delimiter: , ; | or tab (default: from the header).", metavar="CHAR"),
+    typer.Option(
+        "--delimiter",
+        help="CSV delimiter: , ; | or tab (default: from the header).",
+        metavar="CHAR",
+        shell_complete=completers.complete_delimiters,
+    ),
 ]
 EncodingOption = Annotated[
     str | None,
-    typer.Option("--encoding", help="cp1252, latin-1, … (default: UTF-8, or UTF-16 by its BOM).", metavar="NAME"),
+    typer.Option(
+        "--encoding",
+        help="cp1252, latin-1, … (default: UTF-8, or UTF-16 by its BOM).",
+        metavar="NAME",
+        shell_complete=completers.complete_encodings,
+    ),
 ]
 RenameOption = Annotated[
     list[str] | None,
@@ -237,9 +275,10 @@ SetOption = Annotated[
     typer.Option("--set", help='Add a field to every record: "Source=CRM" (repeatable).', metavar="FIELD=VALUE"),
 ]
 FormatOption = Annotated[
-    str | None, typer.Option("--format", help="csv (also tab-separated) or jsonl (default: from the content and extension).",
-                 metavar="csv|jsonl")
-]
+    str | None,
+    typer.Option("--format", help="csv (also tab-separated) or jsonl (default: from the content, else the "
+                 "extension).", metavar="csv|jsonl", shell_complete=completers.complete_formats),
+]  # fmt: skip
 
 
 IgnoreOption = Annotated[

@@ -22,13 +22,17 @@ from cg_cli.commands.common import (
     read_options,
     settings_for,
 )
+from cg_cli.commands.completers import complete_mappings, complete_types
 from cg_cli.output import render
 
 if TYPE_CHECKING:
     from cg_cli.records.mappings import Mapping, MappingFile
     from cg_cli.records.readers import ReadOptions
 
-MappingName = Annotated[str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME")]
+MappingName = Annotated[
+    str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME", shell_complete=complete_mappings)
+]
+NewMappingName = Annotated[str, typer.Argument(help="The name to use with --mapping.", metavar="NAME")]
 
 app = new_app("Inspect and check the mapping file (cg-mappings.toml) before data is sent.")
 
@@ -95,6 +99,74 @@ def show(ctx: typer.Context, name: MappingName, mappings_file: MappingsFileOptio
     render.table(None, ("Field Heading", "Required"), rows)
     groups = [" or ".join(group) for group in mapping.required_groups]
     render.note(f"Each record needs: {'; '.join(groups)}.")
+
+
+INIT_EXAMPLES = """\b
+Examples:
+  cg mappings init accounts --config REF --type account --file export.csv
+  cg mappings init contacts --config contact --type contact   # required fields only
+  cg mappings init accounts --config REF --type account --file new.csv --force
+"""
+
+
+@app.command(epilog=INIT_EXAMPLES)
+def init(
+    ctx: typer.Context,
+    name: NewMappingName,
+    config: Annotated[str, typer.Option("--config", "-c", help="The Inbound Mapping's reference.", metavar="REF")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="account, contact, multi-object or survey-response.",
+            metavar="TYPE",
+            shell_complete=complete_types,
+        ),
+    ],
+    file: Annotated[
+        str | None, typer.Option("--file", help="An export whose headings become the fields.", metavar="EXPORT")
+    ] = None,
+    file_format: FormatOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a mapping of that name.")] = False,
+    mappings_file: MappingsFileOption = None,
+) -> None:
+    """Write a mapping into the mapping file (created if missing, added to if not).
+
+    With --file, the export's headings become the fields; columns that look
+    like ids or notes start out under `ignore` (review them). Without, the
+    type's required fields. An existing mapping is replaced only with --force.
+    """
+    from cg_cli.config.mapping_init import STARTING_FIELDS, add_mapping, headings_of, split_headings
+    from cg_cli.constants import DEFAULT_MAPPINGS_FILE
+    from cg_cli.errors import UsageError
+    from cg_cli.records.mappings import TYPES, Mapping
+
+    settings = settings_for(ctx, mappings_file=mappings_file)
+    if kind not in TYPES:
+        raise UsageError(f"--type {kind!r}: use one of {', '.join(TYPES)}")
+    fields: list[str] = list(STARTING_FIELDS[kind])
+    ignore: list[str] = []
+    if file is not None:
+        headings = headings_of(file, read_options(file_format, delimiter, encoding, None, None, None))
+        fields, ignore = split_headings(headings)
+    path = Path(settings.mappings_file.value or DEFAULT_MAPPINGS_FILE)
+    written = add_mapping(path, Mapping(name, config, kind, tuple(fields), (), tuple(ignore)), force=force)
+    missing = [" or ".join(g) for g in written.mapping.required_groups if not any(f in fields for f in g)]
+    if settings.json_output:
+        render.json_out({"ok": True, "file": str(path), "name": name, "type": kind, "reference": config,
+                         "fields": fields, "ignore": ignore, "created": written.created,
+                         "replaced": written.replaced})  # fmt: skip
+        return
+    action = "replaced" if written.replaced else "added"
+    render.note(f"{action} mapping {name!r} in {path}: {len(fields)} field(s), {len(ignore)} ignored")
+    if missing:
+        render.err(
+            f"warning: {'; '.join(missing)} is required for {written.mapping.described} but not among the fields"
+        )
+    render.note(f"next: check the headings against CustomerGauge, then `cg mappings check {name}"
+                + (f" --file {file}`" if file else "`"))  # fmt: skip
 
 
 CHECK_EXAMPLES = """\b

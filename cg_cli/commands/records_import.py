@@ -31,6 +31,7 @@ from cg_cli.commands.common import (
     read_options,
     settings_for,
 )
+from cg_cli.commands.completers import complete_duplicates
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from cg_cli.output import render
 
@@ -73,6 +74,7 @@ def import_records(
             "--duplicates",
             help="Rows sharing an identity key: send all in file order, only the last, or refuse the file.",
             metavar="ordered|last|error",
+            shell_complete=complete_duplicates,
         ),
     ] = "ordered",
     state: Annotated[

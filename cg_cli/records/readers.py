@@ -72,7 +72,10 @@ def detect_format(path: str, given: str | None) -> str:
         return "csv"
     kind = _EXTENSIONS.get(Path(path).suffix.lower())
     if kind is None:
-        raise UsageError(f"cannot tell the format of {path} from its extension", hint="pass --format csv (also for tab-separated text) or jsonl")
+        raise UsageError(
+            f"cannot tell the format of {path} from its extension",
+            hint="pass --format csv (also for tab-separated text) or jsonl",
+        )
     return kind
 
 
