@@ -19,7 +19,7 @@ CiOption = Annotated[
         "--ci",
         help="github: annotations and a job summary (default when GITHUB_ACTIONS=true); none: off.",
         metavar="github|none",
-        shell_complete=complete_ci,
+        autocompletion=complete_ci,
     ),
 ]
 JunitOption = Annotated[

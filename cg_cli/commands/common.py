@@ -100,13 +100,13 @@ def global_params() -> tuple[click.Parameter, ...]:
             "--profile",
             metavar="NAME",
             help="Profile name (default: CG_PROFILE, else default).",
-            shell_complete=completers.complete_profiles,
+            autocompletion=completers.complete_profiles,
         ),
         option(
             "--region",
             metavar="eu|us|au",
             help="Region (default: CG_REGION, else the profile's).",
-            shell_complete=completers.complete_regions,
+            autocompletion=completers.complete_regions,
         ),
         option("--env-file", metavar="PATH", help="Read settings from this file instead of ./.env."),
         option(
@@ -114,7 +114,7 @@ def global_params() -> tuple[click.Parameter, ...]:
             "-o",
             metavar="text|json",
             help="text or json (default: CG_OUTPUT, else text).",
-            shell_complete=completers.complete_outputs,
+            autocompletion=completers.complete_outputs,
         ),
         option("--verbose", "-v", flag=True, help="Log each HTTP attempt on stderr (secrets redacted)."),
         option("--quiet", "-q", flag=True, help="Print only errors and warnings (and the JSON document)."),
@@ -237,7 +237,7 @@ MappingOption = Annotated[
         "-m",
         help="A mapping from the mapping file (sets the reference).",
         metavar="NAME",
-        shell_complete=completers.complete_mappings,
+        autocompletion=completers.complete_mappings,
     ),
 ]
 NoCheckOption = Annotated[
@@ -253,7 +253,7 @@ DelimiterOption = Annotated[
         "--delimiter",
         help="CSV delimiter: , ; | or tab (default: from the header).",
         metavar="CHAR",
-        shell_complete=completers.complete_delimiters,
+        autocompletion=completers.complete_delimiters,
     ),
 ]
 EncodingOption = Annotated[
@@ -262,7 +262,7 @@ EncodingOption = Annotated[
         "--encoding",
         help="cp1252, latin-1, … (default: UTF-8, or UTF-16 by its BOM).",
         metavar="NAME",
-        shell_complete=completers.complete_encodings,
+        autocompletion=completers.complete_encodings,
     ),
 ]
 RenameOption = Annotated[
@@ -277,7 +277,7 @@ SetOption = Annotated[
 FormatOption = Annotated[
     str | None,
     typer.Option("--format", help="csv (also tab-separated) or jsonl (default: from the content, else the "
-                 "extension).", metavar="csv|jsonl", shell_complete=completers.complete_formats),
+                 "extension).", metavar="csv|jsonl", autocompletion=completers.complete_formats),
 ]  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from typer import _click as click
 
-Completer = Callable[[click.Context, click.Parameter, str], list[str]]
+Completer = Callable[[click.Context, list[str], str], list[str]]  # what Typer's autocompletion= takes
 
 # Names with a home elsewhere are read from it when a Tab asks, so loading this module stays cheap.
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "iso-8859-15", "mac-roman")
@@ -21,7 +21,7 @@ DELIMITERS = ("comma", "semicolon", "tab", "pipe")
 
 
 def choices(values: Iterable[str] | Callable[[], Iterable[str]]) -> Completer:
-    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    def complete(ctx: click.Context, args: list[str], incomplete: str) -> list[str]:
         return [v for v in (values() if callable(values) else values) if v.startswith(incomplete)]
 
     return complete
@@ -87,7 +87,7 @@ def _settings(ctx: click.Context) -> Any:
     return load_settings(options, mappings_file=str(mappings_file) if mappings_file else None)
 
 
-def complete_mappings(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+def complete_mappings(ctx: click.Context, args: list[str], incomplete: str) -> list[str]:
     """The names in the mapping file the command would read (--mappings-file, CG_MAPPINGS_FILE, ./cg-mappings.toml)."""
     try:
         from cg_cli.constants import DEFAULT_MAPPINGS_FILE
@@ -100,7 +100,7 @@ def complete_mappings(ctx: click.Context, param: click.Parameter, incomplete: st
     return [name for name in names if name.startswith(incomplete)]
 
 
-def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+def complete_profiles(ctx: click.Context, args: list[str], incomplete: str) -> list[str]:
     """Profiles stored by `cg auth login` in the config dir (CG_CONFIG_DIR, else the platform's)."""
     try:
         from cg_cli.config.profiles import profile_names

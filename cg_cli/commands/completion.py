@@ -69,7 +69,7 @@ SCRIPTS = {"bash": BASH, "zsh": ZSH, "fish": FISH}
 def completion(
     ctx: typer.Context,
     shell: Annotated[
-        str, typer.Argument(help="bash, zsh or fish.", metavar="bash|zsh|fish", shell_complete=complete_shells)
+        str, typer.Argument(help="bash, zsh or fish.", metavar="bash|zsh|fish", autocompletion=complete_shells)
     ],
 ) -> None:
     """Print the completion script for SHELL on stdout.

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from cg_cli.records.readers import ReadOptions
 
 MappingName = Annotated[
-    str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME", shell_complete=complete_mappings)
+    str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME", autocompletion=complete_mappings)
 ]
 NewMappingName = Annotated[str, typer.Argument(help="The name to use with --mapping.", metavar="NAME")]
 
@@ -120,7 +120,7 @@ def init(
             "--type",
             help="account, contact, multi-object or survey-response.",
             metavar="TYPE",
-            shell_complete=complete_types,
+            autocompletion=complete_types,
         ),
     ],
     file: Annotated[

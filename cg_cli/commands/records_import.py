@@ -74,7 +74,7 @@ def import_records(
             "--duplicates",
             help="Rows sharing an identity key: send all in file order, only the last, or refuse the file.",
             metavar="ordered|last|error",
-            shell_complete=complete_duplicates,
+            autocompletion=complete_duplicates,
         ),
     ] = "ordered",
     state: Annotated[

@@ -97,7 +97,7 @@ def render_table(mapping: Mapping) -> str:
     lines = [
         f"[{key}]",
         f"reference = {_string(mapping.reference)}",
-        f'type = "{mapping.type}"                # account | contact | multi-object | survey-response',
+        f'type = "{mapping.type}"  # account | contact | multi-object | survey-response',
         "# The Inbound Mapping's Field Headings, exactly as CustomerGauge shows them (case and spaces matter).",
         f"fields = [{', '.join(_string(f) for f in mapping.fields)}]",
     ]
@@ -106,7 +106,23 @@ def render_table(mapping: Mapping) -> str:
             "# Columns that look like ids or notes: never sent. Move one to fields if the mapping has it.",
             f"ignore = [{', '.join(_string(c) for c in mapping.ignore)}]",
         ]
+    if mapping.columns:
+        lines += ["", f"[{key}.columns]  # input column → Field Heading"]
+        lines += [f"{_string(column)} = {_string(heading)}" for column, heading in mapping.columns]
     return "\n".join(lines) + "\n"
+
+
+def add_missing(path: Path, mappings: Iterable[Mapping]) -> tuple[list[str], list[str]]:
+    """Add each mapping the file does not name yet; (added, already there). A name there is left as it is."""
+    added, kept = [], []
+    for mapping in mappings:
+        present = path.exists() and mapping.name in parse_mappings(_read(path), path).mappings
+        if present:
+            kept.append(mapping.name)
+        else:
+            add_mapping(path, mapping, force=False)
+            added.append(mapping.name)
+    return added, kept
 
 
 def _string(text: str) -> str:
