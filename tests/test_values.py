@@ -6,6 +6,7 @@ The rules live once, in cg_cli/records/values.py; these cases hold `cg records p
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,40 @@ def test_cg_and_the_sandbox_apply_the_same_value_rules(
 
     check = cg("mappings", "check", "contacts", *_fields(record))
     assert check.exit_code == (4 if refused else 0), check.output
+
+
+def test_check_file_names_bad_values_with_their_lines_and_import_sends_neither(
+    cg: Any, contacts: SandboxHandle
+) -> None:
+    Path("people.csv").write_text(
+        "Email,Phone,First Name\nann@example.com,,Ann\n"
+        'joe.example.com,,"Jo\nMulti"\n,(--),Bo\nbea@example.com,+1 555,Bea\n'
+    )
+    check = cg("mappings", "check", "contacts", "--file", "people.csv", "-o", "json")
+    assert check.exit_code == 4
+    assert [(p["row"], p["field"], p["problem"]) for p in json.loads(check.stdout)["problems"]] == [
+        (2, "Email", "has no @"),
+        (3, "Phone", "has no digit"),
+    ]
+    annotated = cg("mappings", "check", "contacts", "--file", "people.csv", "--ci", "github")
+    assert (
+        "::error file=people.csv,line=3," in annotated.stderr and "::error file=people.csv,line=5," in annotated.stderr
+    )
+
+    result = cg("records", "import", "people.csv", "--mapping", "contacts")
+    assert result.exit_code == 6, result.output
+    assert sorted(r["record"]["Email"] for r in contacts.records()) == ["ann@example.com", "bea@example.com"]
+    failed = Path("people.failed.csv").read_text()
+    assert "Email: has no @" in failed and "Phone: has no digit" in failed
+
+
+def test_check_file_lists_the_first_problems_and_counts_the_rest_by_kind(cg: Any, contacts: SandboxHandle) -> None:
+    rows = "".join(f"user{i}.example.com\n" if i % 2 else "(--)\n" for i in range(250))
+    Path("many.csv").write_text("Email\n" + rows.replace("(--)", "ok@example.com"))
+    document = json.loads(cg("mappings", "check", "contacts", "--file", "many.csv", "-o", "json").stdout)
+    assert len(document["problems"]) == 100 and document["problems_total"] == 125
+    assert document["problems_truncated"] is True
+    assert document["problem_counts"] == {"Email: has no @": 125}
+    text = cg("mappings", "check", "contacts", "--file", "many.csv")
+    assert "125 problem(s) in many.csv over 250 row(s); the first 100 listed" in text.stderr
+    assert "Email: has no @ (125)" in text.stderr
