@@ -102,8 +102,12 @@ def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:
     if json_output:
         hint = f"see `{command} --help`"
         render.json_out({"ok": False, "exit_code": exc.exit_code, "error": exc.format_message(), "hint": hint})
-    else:
-        exc.show()
+    else:  # the shape of every other error: `error: …` and `hint: …`, after the usage line
+        usage = ctx.get_usage() if ctx is not None and isinstance(exc, click.exceptions.UsageError) else ""
+        if usage:
+            render.err(usage)
+        render.err(f"error: {render.safe(exc.format_message())}")
+        render.err(f"hint: see `{command} --help`")
     return int(exc.exit_code)
 
 

@@ -262,4 +262,4 @@ def _check_file(
         ).with_details(**extra)
     if settings_for(ctx).json_output:
         render.json_out({"ok": True, "problems": [], **extra})
-    render.note(f"No problems in {file} for mapping {mapping.name!r} ({found.rows:,} row(s)).")
+    render.note(f"No problems in {file} for mapping {mapping.name!r}.")

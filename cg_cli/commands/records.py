@@ -179,5 +179,8 @@ def show_state(
     if settings.json_output:
         render.json_out({"ok": True, "state": str(path), "configurations": data})
         return
+    if not data:
+        render.note(f"{path} remembers no records (the next --state push sends every row).")
+        return
     rows = [(d["configuration"], d["records"], d["first_pushed"], d["last_pushed"]) for d in data]
     render.table(str(path), ("Configuration", "Records", "First pushed", "Last pushed"), rows)

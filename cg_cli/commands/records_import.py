@@ -210,7 +210,8 @@ def _stop_on_signals(run: ImportRun) -> Iterator[None]:
             os._exit(int(exit_codes.get(signal.Signals(signum), ExitCode.INTERRUPTED)))
         stopping = True
         run.request_stop(signal.Signals(signum).name)
-        os.write(2, b"stopping: finishing the requests in flight (a second Ctrl-C quits at once)\n")
+        again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        os.write(2, f"stopping: finishing the requests in flight (a second {again} quits at once)\n".encode())
 
     previous = {signum: signal.signal(signum, on_signal) for signum in exit_codes}
     try:

@@ -35,7 +35,7 @@ from cg_cli.importing.journal import (
 )
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
-from cg_cli.records.checks import check_columns, refuse_columns
+from cg_cli.records.checks import header_verdict
 from cg_cli.records.mappings import Problem
 from cg_cli.records.readers import ReadOptions, RecordFile
 
@@ -157,7 +157,8 @@ class ImportRun:
         if request.duplicates == DuplicatePolicy.ERROR and report.keys:
             index.close()
             problems = [
-                Problem(r.rows[0], r.key, f"also on rows {', '.join(map(str, r.rows[1:]))}") for r in report.first
+                Problem(r.rows[0], r.key, f"also on row{'s' * (len(r.rows) > 2)} {', '.join(map(str, r.rows[1:]))}")
+                for r in report.first
             ]
             raise CheckFailed(
                 f"{report.keys} identity key(s) repeat in {request.file} (--duplicates error); nothing was sent",
@@ -185,20 +186,10 @@ class ImportRun:
     def _check_header(self, records: RecordFile) -> None:
         """Refuse columns the mapping does not know (the typo guard); name what is left out, or sent unchecked."""
         mapping = self.request.target.mapping
-        if mapping is None or records.header is None:
-            return
-        found = check_columns(mapping, records)
-        if found.ignored:
-            self._notice(f"left out (ignored, never sent): {', '.join(found.ignored)}")
-        if not self.request.check:
-            if found.problems:
-                self._notice(
-                    f"--no-check: {len(found.problems)} column(s) the mapping does not know are sent as they are "
-                    "(the service drops them silently)"
-                )
-            return
-        if found.problems:
-            raise refuse_columns(mapping, found, f"the header of {self.request.file}")
+        if mapping is not None and records.header is not None:
+            for notice in header_verdict(mapping, records, f"the header of {_named(self.request.file)}",
+                                         check=self.request.check):  # fmt: skip
+                self._notice(notice)
 
     def _importer_for(self, records: RecordFile, **kwargs: Any) -> Importer:
         request = self.request
@@ -237,8 +228,8 @@ class ImportRun:
         }
         line = f"{stats.valid} row(s) would be sent, {stats.failed} would fail; nothing was sent"
         if stats.failed:
-            raise ImportEnded(f"dry run of {self.request.file}: {line}", ExitCode.VALIDATION, summary)
-        return ImportReport(f"Dry run of {self.request.file}: {line}.", summary)
+            raise ImportEnded(f"dry run of {_named(self.request.file)}: {line}", ExitCode.VALIDATION, summary)
+        return ImportReport(f"Dry run of {_named(self.request.file)}: {line}.", summary)
 
     def _import(self, records: RecordFile, duplicates: DuplicateIndex | None, state: StateStore | None) -> ImportReport:
         request = self.request
@@ -385,7 +376,7 @@ class ImportRun:
             )
         journal.remove()
         summary["journal"] = None
-        return ImportReport(f"Imported {self.request.file}: {line}.", summary)
+        return ImportReport(f"Imported {_named(self.request.file)}: {line}.", summary)
 
 
 def progress_line(result: ImportResult) -> str:
@@ -446,6 +437,10 @@ def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:
     # If it cannot be written, the journal's state stays "running": described as a run that did not finish.
     with contextlib.suppress(JournalError):
         journal.end_run(state, reason)
+
+
+def _named(file: str) -> str:
+    return "stdin" if file == "-" else file
 
 
 def _no_sender() -> Sender:

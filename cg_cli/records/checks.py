@@ -73,6 +73,20 @@ def refuse_columns(mapping: Mapping, found: ColumnCheck, what: str) -> CheckFail
     )
 
 
+def header_verdict(mapping: Mapping, records: RecordFile, what: str, *, check: bool) -> list[str]:
+    """The pre-flight notices of an import's header (what is left out, what --no-check sends); raises its refusal."""
+    found = check_columns(mapping, records)
+    notices = [f"left out (ignored, never sent): {', '.join(found.ignored)}"] if found.ignored else []
+    if found.problems and not check:
+        notices.append(
+            f"--no-check: {len(found.problems)} column(s) the mapping does not know are sent as they are "
+            "(the service drops them silently)"
+        )
+    elif found.problems:
+        raise refuse_columns(mapping, found, what)
+    return notices
+
+
 def column_hint(mapping: Mapping, found: ColumnCheck | None) -> str | None:
     """What to do about unknown columns: ignore the ones no heading is close to, fix the typos."""
     if found is None or not found.problems:
