@@ -149,3 +149,15 @@ def test_the_bash_script_is_shellcheck_clean() -> None:
     script = subprocess.run([CG, "completion", "bash"], capture_output=True, text=True).stdout
     done = subprocess.run([shellcheck, "-s", "bash", "-"], input=script, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout
+
+
+def test_a_fifo_as_mapping_file_never_blocks_a_tab(files: Path) -> None:
+    bash = _shell("bash")
+    Path("cg-mappings.toml").unlink()
+    os.mkfifo("cg-mappings.toml")
+    script = (
+        "source <(cg completion bash); "
+        'COMP_WORDS=(cg records put --mapping ""); COMP_CWORD=4; _cg_completion cg; echo "offered:${COMPREPLY[*]}"'
+    )
+    done = subprocess.run([bash, "--norc", "-c", script], capture_output=True, text=True, env=_env(files), timeout=60)
+    assert done.stdout.strip() == "offered:"

@@ -126,3 +126,11 @@ def test_tsv_and_txt_in_utf8_read_as_delimited_text(cg, crm: SandboxHandle) -> N
     assert cg("records", "import", "export.tsv", "--mapping", "accounts").exit_code == 0
     assert cg("records", "import", "notes.txt", "--mapping", "accounts").exit_code == 0
     assert sorted(r["record"]["Account Name"] for r in crm.records()) == ["ACME", "Globex"]
+
+
+def test_a_fifo_is_never_peeked_for_its_format(cg, crm: SandboxHandle) -> None:
+    import os
+
+    os.mkfifo("pipe.txt")  # opening it to look for a BOM would block with no writer, or eat its first bytes
+    result = cg("records", "import", "pipe.txt", "--mapping", "accounts", "--dry-run")
+    assert result.exit_code == 2 and "not a regular file" in result.stderr

@@ -18,6 +18,7 @@ Completer = Callable[[click.Context, list[str], str], list[str]]  # what Typer's
 # Names with a home elsewhere are read from it when a Tab asks, so loading this module stays cheap.
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "iso-8859-15", "mac-roman")
 DELIMITERS = ("comma", "semicolon", "tab", "pipe")
+MAX_MAPPING_FILE = 16 << 20
 
 
 def choices(values: Iterable[str] | Callable[[], Iterable[str]]) -> Completer:
@@ -94,6 +95,8 @@ def complete_mappings(ctx: click.Context, args: list[str], incomplete: str) -> l
         from cg_cli.records.mappings import parse_mappings
 
         path = Path(_settings(ctx).mappings_file.value or DEFAULT_MAPPINGS_FILE)
+        if not path.is_file() or path.stat().st_size > MAX_MAPPING_FILE:
+            return []  # a FIFO would block the Tab; a huge file would stall it
         names = parse_mappings(path.read_text(encoding="utf-8-sig"), path).mappings
     except Exception:
         return []

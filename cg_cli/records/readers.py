@@ -7,6 +7,8 @@ import csv
 import io
 import itertools
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -82,6 +84,8 @@ def detect_format(path: str, given: str | None) -> str:
 def _starts_utf16(path: str) -> bool:
     """A UTF-16 BOM and a tab in the first line: Excel's Unicode Text, saved as .txt (or renamed)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a FIFO or a device is read once, by the reader: never peeked (open could block)
         with open(path, "rb") as stream:
             head = stream.read(4096)
     except OSError:
