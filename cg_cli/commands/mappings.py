@@ -104,7 +104,7 @@ def show(ctx: typer.Context, name: MappingName, mappings_file: MappingsFileOptio
 INIT_EXAMPLES = """\b
 Examples:
   cg mappings init accounts --config REF --type account --file export.csv
-  cg mappings init contacts --config contact --type contact   # required fields only
+  cg mappings init contacts --config contact --type contact   # required only
   cg mappings init accounts --config REF --type account --file new.csv --force
 """
 

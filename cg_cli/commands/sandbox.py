@@ -19,7 +19,7 @@ SANDBOX_EXAMPLES = """\b
 Examples:
   cg sandbox                      # then paste the export lines it prints
   cg sandbox --port 0 --mappings-file cg-mappings.toml
-  cg sandbox --write-mappings cg-mappings.toml   # its two mappings, for --mapping
+  cg sandbox --write-mappings cg-mappings.toml   # then --mapping accounts
   cg sandbox --token-ttl 5 --latency 0.05   # short tokens, a slow service
 """
 
