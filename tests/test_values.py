@@ -103,3 +103,9 @@ def test_check_file_lists_the_first_problems_and_counts_the_rest_by_kind(cg: Any
     text = cg("mappings", "check", "contacts", "--file", "many.csv")
     assert "125 problem(s) in many.csv over 250 row(s); the first 100 listed" in text.stderr
     assert "Email: has no @ (125)" in text.stderr
+
+
+def test_records_put_with_a_bare_config_checks_values_too(cg: Any, contacts: SandboxHandle) -> None:
+    result = cg("records", "put", "--config", "contact", "-f", "Phone=(--)")
+    assert result.exit_code == 4 and "has no digit" in result.output
+    assert contacts.stats()["record_requests"] == 0  # refused locally, as records import does

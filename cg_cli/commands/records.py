@@ -76,15 +76,14 @@ def put(
         mapping_name=mapping,
         body_configuration=json_input.configuration if json_input else None,
     )
-    if target.mapping is not None and not no_check:
-        from cg_cli.records.mappings import check_record
+    if not no_check:  # with a mapping its fields too; without, the value rules every type shares
+        from cg_cli.records.mappings import check_record, check_values
 
-        problems = check_record(target.mapping, record)
+        known = target.mapping
+        problems = check_record(known, record) if known is not None else check_values(None, record)
         if problems:
-            raise CheckFailed(
-                f"{len(problems)} problem(s) with the record for mapping {target.mapping.name!r}; nothing was sent",
-                problems,
-            )
+            against = f" for mapping {known.name!r}" if known is not None else ""
+            raise CheckFailed(f"{len(problems)} problem(s) with the record{against}; nothing was sent", problems)
     body = RecordBody(target.reference, record, form=form)
     records_url = settings.records_url()
     if dry_run:
