@@ -3,6 +3,7 @@ outputs that cannot be opened, encodings that must round-trip, values that must 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -187,3 +188,200 @@ def test_mappings_check_refuses_a_junit_path_it_could_not_write(cg, server: Any,
     result = cg("mappings", "check", "accounts", "--file", "a.csv", "--junit", junit)
     assert result.exit_code == 2, result.output
     assert Path("a.csv").read_text() == INPUT
+
+
+# --- item 7: values round-trip --------------------------------------------------------------
+
+EU_ROWS = [("Café Noir", "c@x.io"), ("Zoë", "bad"), ("Ærø", "a@x.io")]
+
+
+def write_rows(path: str, rows: list[tuple[str, str]], encoding: str, header: str = "Account Name,Email") -> None:
+    Path(path).write_bytes("\n".join([header, *(",".join(r) for r in rows), ""]).encode(encoding))
+
+
+def arrived(sandbox: Any) -> list[str]:
+    return sorted(r["record"]["Account Name"] for r in sandbox.records())
+
+
+def test_a_cp1252_failed_file_reimports_with_the_same_options_to_the_same_values(cg, server: Any) -> None:
+    sandbox = server()
+    write_rows("eu.csv", EU_ROWS, "cp1252")
+    first = cg("records", "import", "eu.csv", "--mapping", "accounts", "--encoding", "cp1252")
+    assert first.exit_code == 6, first.output
+    failed = Path("eu.failed.csv").read_bytes()
+    assert failed.decode("cp1252").splitlines()[1].startswith("Zoë,bad,2,")  # the input's encoding
+    Path("eu.failed.csv").write_bytes(failed.replace(b",bad,", b",z@x.io,"))
+    again = cg("records", "import", "eu.failed.csv", "--mapping", "accounts", "--encoding", "cp1252")
+    assert again.exit_code == 0, again.output
+    assert arrived(sandbox) == sorted(["Café Noir", "Zoë", "Ærø"])
+
+
+def test_a_utf16_failed_file_keeps_its_byte_order_mark_and_reimports(cg, server: Any) -> None:
+    sandbox = server()
+    write_rows("u16.csv", EU_ROWS, "utf-16")
+    assert cg("records", "import", "u16.csv", "--mapping", "accounts").exit_code == 6
+    failed = Path("u16.failed.csv").read_bytes()
+    assert failed[:2] in (b"\xff\xfe", b"\xfe\xff")
+    Path("u16.failed.csv").write_bytes(failed.decode("utf-16").replace(",bad,", ",z@x.io,").encode("utf-16"))
+    for options in ([], ["--encoding", "utf-16"]):
+        Path("u16.failed.csv.cg-journal").unlink(missing_ok=True)
+        again = cg("records", "import", "u16.failed.csv", "--mapping", "accounts", *options)
+        assert again.exit_code == 0, again.output
+    assert arrived(sandbox) == sorted(["Café Noir", "Zoë", "Zoë", "Ærø"])
+
+
+def test_a_utf8_input_with_a_bom_keeps_it_in_the_failed_file(cg, server: Any) -> None:
+    server()
+    Path("b.csv").write_bytes("\ufeffAccount Name,Email\nZoë,bad\n".encode())
+    assert cg("records", "import", "b.csv", "--mapping", "accounts").exit_code == 6
+    assert Path("b.failed.csv").read_bytes().startswith("\ufeffAccount Name,Email,_row,_error\r\nZoë,bad".encode())
+
+
+def test_a_failed_file_switches_to_utf8_with_a_bom_when_a_character_does_not_fit(tmp_path: Path) -> None:
+    """Rows already written are carried over: the whole file re-imports to the same values."""
+    from cg_cli.importing.failed_file import FailedFile
+    from cg_cli.records.readers import Row
+
+    path = tmp_path / "f.csv"
+    failed = FailedFile(path, "csv", ["Account Name"], append=False, encoding="latin-1")
+    failed.write(Row(1, {}, ["Zoë"]), "no")
+    assert path.read_bytes() == "Account Name,_row,_error\r\nZoë,1,no\r\n".encode("latin-1")
+    failed.write(Row(2, {}, ["Ærø"]), '422 {"Account Name": ["not allowed: ✓ €"]}')
+    failed.write(Row(3, {}, ["Café"]), "no")
+    failed.close()
+    text = path.read_bytes().decode("utf-8")
+    assert text.startswith("\ufeffAccount Name,_row,_error\r\nZoë,1,no\r\nÆrø,2,") and "✓ €" in text
+    assert text.endswith("Café,3,no\r\n")
+    resumed = FailedFile(path, "csv", ["Account Name"], append=True, encoding="latin-1")
+    resumed.write(Row(4, {}, ["Œuvre"]), "no")  # not latin-1: fine, the file is UTF-8 already
+    resumed.close()
+    assert path.read_bytes().decode("utf-8").count("\ufeff") == 1 and "Œuvre,4,no" in path.read_text("utf-8")
+
+
+def test_a_bom_wins_over_encoding_with_a_notice(cg, server: Any) -> None:
+    sandbox = server()
+    Path("b.csv").write_bytes("\ufeffAccount Name,Email\nZoë,z@x.io\n".encode())
+    result = cg("records", "import", "b.csv", "--mapping", "accounts", "--encoding", "cp1252")
+    assert result.exit_code == 0, result.output
+    assert "byte order mark" in result.stderr and "--encoding cp1252 ignored" in result.stderr
+    assert arrived(sandbox) == ["Zoë"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sample"), [("cp1252", "'Ã«' would be sent for 'ë'"), ("latin-1", "'Ã«' would be sent for 'ë'")]
+)
+def test_a_legacy_encoding_on_utf8_bytes_is_refused_before_sending(cg, server: Any, encoding, sample) -> None:
+    sandbox = server()
+    write_rows("u8.csv", [("ACME", "a@x.io"), ("Zoë", "z@x.io")], "utf-8")
+    result = cg("records", "import", "u8.csv", "--mapping", "accounts", "--encoding", encoding)
+    assert result.exit_code == 2, result.output
+    assert sample in result.stderr and "line 3" in result.stderr
+    assert sandbox.records() == [] and not Path("u8.csv.cg-journal").exists()
+
+
+def test_a_legacy_encoding_on_utf8_from_stdin_fails_those_rows(cg, server: Any) -> None:
+    """stdin cannot be read twice: each row that would be sent garbled fails, the others go."""
+    sandbox = server()
+    data = "Account Name,Email\nACME,a@x.io\nZoë,z@x.io\n"
+    result = cg("records", "import", "-", "--format", "csv", "--mapping", "accounts", "--encoding", "cp1252",
+                "-o", "json", input=data)  # fmt: skip
+    assert result.exit_code == 6, result.output
+    document = json.loads(result.stdout)
+    assert document["sent"] == 1 and document["failed"] == 1
+    assert "'Ã«' would be sent for 'ë'" in document["first_failures"][0]["error"]
+    assert arrived(sandbox) == ["ACME"]
+
+
+def test_a_legacy_file_that_is_not_utf8_is_read_as_asked(cg, server: Any) -> None:
+    sandbox = server()
+    write_rows("l.csv", [("Zoë", "z@x.io")], "latin-1")
+    assert cg("records", "import", "l.csv", "--mapping", "accounts", "--encoding", "latin-1").exit_code == 0
+    assert arrived(sandbox) == ["Zoë"]
+
+
+def test_utf16_without_a_bom_is_exit_2_with_a_hint(cg, server: Any) -> None:
+    sandbox = server()
+    write_rows("u16.csv", [("Zoë", "z@x.io")], "utf-16-le")
+    for options in ([], ["--encoding", "utf-16"]):
+        result = cg("records", "import", "u16.csv", "--mapping", "accounts", *options)
+        assert result.exit_code == 2, result.output
+        assert "--encoding utf-16-le" in result.stderr
+    assert sandbox.records() == []
+    done = cg("records", "import", "u16.csv", "--mapping", "accounts", "--encoding", "utf-16-le")
+    assert done.exit_code == 0, done.output
+    assert arrived(sandbox) == ["Zoë"]
+
+
+ODD_JSONL = [
+    ('{"Account Name": "\\ud800"}', "lone surrogate"),
+    ('{"Account Name": "A", "Score": ' + "9" * 5000 + "}", "digits"),
+    ('{"Account Name": "\\ufeffB"}', "byte order mark"),
+]
+
+
+@pytest.mark.parametrize(("line", "error"), ODD_JSONL)
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_an_odd_jsonl_value_fails_its_row_and_the_rest_goes_on(cg, server: Any, line, error, source) -> None:
+    sandbox = server()
+    data = "\n".join(['{"Account Name": "First"}', line, '{"Account Name": "Last"}', ""])
+    Path("o.jsonl").write_text(data)
+    where = ["o.jsonl"] if source == "file" else ["-", "--format", "jsonl"]
+    result = cg("records", "import", *where, "--config", "acc-ref", "-o", "json", input=data)
+    assert result.exit_code == 6, result.output
+    document = json.loads(result.stdout)  # exactly one JSON document
+    assert document["sent"] == 2 and document["failed"] == 1
+    assert error in document["first_failures"][0]["error"]
+    assert arrived(sandbox) == ["First", "Last"]
+    failed = Path("o.failed.jsonl" if source == "file" else "stdin.failed.jsonl").read_text("utf-8-sig")
+    assert json.loads(failed)["_row"] == 2
+
+
+def test_a_lone_surrogate_row_reimports_from_the_failed_file_as_it_was(cg, server: Any) -> None:
+    server()
+    Path("o.jsonl").write_text('{"Account Name": "\\ud800", "Email": "x@y.z"}\n')
+    assert cg("records", "import", "o.jsonl", "--config", "acc-ref").exit_code == 6
+    failed = Path("o.failed.jsonl").read_bytes()
+    assert json.loads(failed)["Account Name"] == "\ud800"  # written as an escape, the same value again
+    assert cg("records", "import", "o.failed.jsonl", "--config", "acc-ref").exit_code == 6
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ('{"Account Name": "A", "Score": ' + "9" * 5000 + "}", "more than 4300 digits"),
+    ('{"Account Name": "\\udc80"}', "lone surrogate"),
+])  # fmt: skip
+def test_records_put_refuses_an_odd_json_value(cg, sandbox_env: Any, body: str, error: str) -> None:
+    Path("r.json").write_text(body)
+    for source, given in (("r.json", None), ("-", body)):
+        result = cg("records", "put", "--config", "acc-ref", "--json", source, "-o", "json", input=given)
+        assert result.exit_code == 2, result.output
+        assert error in json.loads(result.stdout)["error"]
+    assert sandbox_env.records() == []
+
+
+def test_a_jsonl_rename_onto_a_present_key_fails_the_row(cg, server: Any) -> None:
+    sandbox = server()
+    Path("r.jsonl").write_text('{"Company": "A", "Account Name": "B"}\n{"Company": "C"}\n')
+    result = cg("records", "import", "r.jsonl", "--config", "acc-ref", "--rename", "Company=Account Name")
+    assert result.exit_code == 6, result.output
+    assert arrived(sandbox) == ["C"]
+    error = json.loads(Path("r.failed.jsonl").read_text())["_error"]
+    assert "'Company' and 'Account Name' both become 'Account Name'" in error
+
+
+@pytest.mark.parametrize("cell", ["\ufeffB", "B\ufeff", "\ufeffAccount Name"])
+def test_a_bom_inside_a_csv_is_never_sent(cg, server: Any, cell: str) -> None:
+    """The header of a second file joined with `cat` is a row starting with a BOM: it fails, never sent."""
+    sandbox = server()
+    Path("a.csv").write_bytes(f"Account Name\nA\n{cell}\nC\n".encode())
+    result = cg("records", "import", "a.csv", "--mapping", "accounts")
+    assert result.exit_code == 6, result.output
+    assert arrived(sandbox) == ["A", "C"]
+    assert "byte order mark" in Path("a.failed.csv").read_text("utf-8")
+
+
+def test_a_bom_inside_a_csv_header_is_refused(cg, server: Any) -> None:
+    sandbox = server()
+    Path("a.csv").write_bytes("Account Name,\ufeffEmail\nA,a@x.io\n".encode())
+    result = cg("records", "import", "a.csv", "--config", "acc-ref")
+    assert result.exit_code == 2 and "byte order mark" in result.stderr, result.output
+    assert sandbox.records() == []

@@ -247,7 +247,12 @@ class ImportRun:
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
         failed = FailedFile(
-            failed_path, records.format, records.source_header, append=resuming, delimiter=records.delimiter
+            failed_path,
+            records.format,
+            records.source_header,
+            append=resuming,
+            delimiter=records.delimiter,
+            encoding=records.read_as.for_writing,
         )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
