@@ -314,19 +314,22 @@ def test_utf16_without_a_bom_is_exit_2_with_a_hint(cg, server: Any) -> None:
 
 ODD_JSONL = [
     ('{"Account Name": "\\ud800"}', "lone surrogate"),
-    ('{"Account Name": "A", "Score": ' + "9" * 5000 + "}", "digits"),
+    ('{"Account Name": "A", "First Name": ' + "9" * 5000 + "}", "digits"),
     ('{"Account Name": "\\ufeffB"}', "byte order mark"),
+    ('{"Account Name": "B\ufeff"}', "byte order mark"),
 ]
 
 
 @pytest.mark.parametrize(("line", "error"), ODD_JSONL)
 @pytest.mark.parametrize("source", ["file", "stdin"])
-def test_an_odd_jsonl_value_fails_its_row_and_the_rest_goes_on(cg, server: Any, line, error, source) -> None:
+@pytest.mark.parametrize("target", [["--config", "acc-ref"], ["--mapping", "accounts"]])
+def test_an_odd_jsonl_value_fails_its_row_and_the_rest_goes_on(cg, server: Any, line, error, source, target) -> None:
+    """With a mapping the value is an identity key: the duplicate index met it first (exit 1 before)."""
     sandbox = server()
     data = "\n".join(['{"Account Name": "First"}', line, '{"Account Name": "Last"}', ""])
     Path("o.jsonl").write_text(data)
     where = ["o.jsonl"] if source == "file" else ["-", "--format", "jsonl"]
-    result = cg("records", "import", *where, "--config", "acc-ref", "-o", "json", input=data)
+    result = cg("records", "import", *where, *target, "-o", "json", input=data)
     assert result.exit_code == 6, result.output
     document = json.loads(result.stdout)  # exactly one JSON document
     assert document["sent"] == 2 and document["failed"] == 1

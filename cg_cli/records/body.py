@@ -51,11 +51,17 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     for key, value in pairs:
         if key in data:
             raise JsonValueError(f"key {key!r} appears twice")
+        data[key] = value
+    return data
+
+
+def _sendable_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """_no_duplicate_keys, and every key and string value sendable text."""
+    for key, value in pairs:
         problem = unsendable_character(key) or (unsendable_character(value) if isinstance(value, str) else None)
         if problem is not None:
             raise UnsendableText(f"field {_shown(key)} {problem}")
-        data[key] = value
-    return data
+    return _no_duplicate_keys(pairs)
 
 
 def _shown(text: str) -> str:
@@ -76,8 +82,11 @@ def _no_constant(name: str) -> Any:
 
 def strict_json_loads(text: str) -> Any:
     """json.loads that refuses what the API cannot take and Python would quietly accept (or crash on)."""
+    # Each string is looked at only when the text may hold such a character, as itself or as an escape.
+    maybe = "\\u" in text or (not text.isascii() and _UNSENDABLE.search(text) is not None)
+    pairs = _sendable_pairs if maybe else _no_duplicate_keys
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_finite, parse_constant=_no_constant)
+        return json.loads(text, object_pairs_hook=pairs, parse_float=_finite, parse_constant=_no_constant)
     except (json.JSONDecodeError, JsonValueError):
         raise
     except ValueError:  # int() refuses more digits than sys.get_int_max_str_digits() (a guard against DoS)

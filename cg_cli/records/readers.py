@@ -200,8 +200,8 @@ class RecordFile:
             error: str | None = None
             if len(cells) != len(header):
                 error = f"row has {len(cells)} cells but the header has {len(header)}"
-            elif not "".join(cells).isascii():
-                error = self._unsendable(cells, header)
+            elif not (joined := "".join(cells)).isascii() and (self.read_as.legacy or unsendable_character(joined)):
+                error = self._unsendable(cells, header)  # which cell, and why
             if error is not None:
                 yield Row(number, {}, cells, error, line)
             else:
