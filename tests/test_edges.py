@@ -246,12 +246,14 @@ def test_a_failed_file_switches_to_utf8_with_a_bom_when_a_character_does_not_fit
     failed = FailedFile(path, "csv", ["Account Name"], append=False, encoding="latin-1")
     failed.write(Row(1, {}, ["Zoë"]), "no")
     assert path.read_bytes() == "Account Name,_row,_error\r\nZoë,1,no\r\n".encode("latin-1")
+    path.chmod(0o640)
     failed.write(Row(2, {}, ["Ærø"]), '422 {"Account Name": ["not allowed: ✓ €"]}')
     failed.write(Row(3, {}, ["Café"]), "no")
     failed.close()
     text = path.read_bytes().decode("utf-8")
     assert text.startswith("\ufeffAccount Name,_row,_error\r\nZoë,1,no\r\nÆrø,2,") and "✓ €" in text
     assert text.endswith("Café,3,no\r\n")
+    assert path.stat().st_mode & 0o777 == 0o640 and not list(tmp_path.glob(".f.csv.*"))
     resumed = FailedFile(path, "csv", ["Account Name"], append=True, encoding="latin-1")
     resumed.write(Row(4, {}, ["Œuvre"]), "no")  # not latin-1: fine, the file is UTF-8 already
     resumed.close()

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -119,9 +120,16 @@ class FailedFile:
         self._stream.close()
         if self.path.is_file():  # a device (/dev/null) keeps nothing to carry over
             text = self.path.read_bytes().decode(self.encoding)
-            temporary = self.path.with_name(self.path.name + ".cg-tmp")
-            temporary.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
-            os.replace(temporary, self.path)
+            mode = self.path.stat().st_mode & 0o777
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(codecs.BOM_UTF8 + text.encode("utf-8"))
+                os.chmod(temporary, mode)
+                os.replace(temporary, self.path)  # a kill leaves the old file or the new one, never half of one
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
         self.encoding = "utf-8-sig"
         self._stream = self.path.open("a", encoding=self.encoding, newline="", errors="backslashreplace")
 

@@ -70,7 +70,8 @@ def choose_encoding(binary: Any, given: str | None, source: str) -> Encoding:
         )
     if codec is None or codec == "utf-8":
         return Encoding("utf-8-sig")
-    return Encoding(codec, legacy=not codec.startswith(("utf-16", "utf-32")))
+    # ASCII needs no check: a byte above 127 is a decoding error already.
+    return Encoding(codec, legacy=codec != "ascii" and not codec.startswith(("utf-16", "utf-32")))
 
 
 def _lookup(given: str) -> str:
