@@ -309,6 +309,8 @@ def test_utf16_without_a_bom_is_exit_2_with_a_hint(cg, server: Any) -> None:
         assert result.exit_code == 2, result.output
         assert "--encoding utf-16-le" in result.stderr
     assert sandbox.records() == []
+    piped = cg("records", "import", "-", "--format", "csv", "--mapping", "accounts", input=Path("u16.csv").read_bytes())
+    assert piped.exit_code == 2 and "stdin has no byte order mark" in piped.stderr, piped.output
     done = cg("records", "import", "u16.csv", "--mapping", "accounts", "--encoding", "utf-16-le")
     assert done.exit_code == 0, done.output
     assert arrived(sandbox) == ["Zoë"]

@@ -112,7 +112,7 @@ class RecordFile:
             except OSError as exc:
                 raise UsageError(f"{self.path}: cannot read ({exc.strerror})") from None
         try:
-            self.read_as = choose_encoding(binary, self.options.encoding, self.path)
+            self.read_as = choose_encoding(binary, self.options.encoding, "stdin" if self.path == "-" else self.path)
             if self.path != "-":
                 refuse_utf8_read_as_legacy(Path(self.path), self.read_as)
         except UsageError:
