@@ -102,6 +102,8 @@ class RecordFile:
             if sys.stdin is None:
                 raise UsageError("reading -: stdin is closed", hint="pipe the input in, or name a file")
             binary: Any = sys.stdin.buffer
+            if not hasattr(binary, "peek"):  # the BOM is looked at without being consumed
+                binary = io.BufferedReader(binary)
         else:
             path = Path(self.path)
             check_readable_file(path, "input file")
