@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRET, spawn
+from tests.conftest import ACCOUNTS_REF, SECRET, spawn
 
 CG = str(Path(sys.executable).parent / "cg")
 INPUT = "Account Name,Email\nACME,a@x.io\nGlobex,g@x.io\n"
@@ -392,3 +392,25 @@ def test_a_bom_inside_a_csv_header_is_refused(cg, server: Any) -> None:
     result = cg("records", "import", "a.csv", "--config", "acc-ref")
     assert result.exit_code == 2 and "byte order mark" in result.stderr, result.output
     assert sandbox.records() == []
+
+
+def test_a_server_message_cp1252_cannot_hold_turns_the_failed_file_utf8_and_it_reimports(
+    cg, sandbox_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 422's message (✓, not in cp1252) goes in `_error`; the values still read back the same."""
+    from tests.hostile import HostileServer, respond
+
+    body = json.dumps({"message": "Refusé ✓", "errors": {"record.Account Name": ["nicht erlaubt ✓"]}}).encode()
+    rows = [("Café Noir", "c@x.io"), ("Zoë", "z@x.io")]
+    write_rows("eu.csv", rows, "cp1252")
+    with HostileServer(respond("422 Unprocessable Entity", body)) as hostile:
+        monkeypatch.setenv("CG_API_URL", hostile.url)
+        first = cg("records", "import", "eu.csv", "--config", "acc-ref", "--encoding", "cp1252", "--workers", "1")
+    assert first.exit_code == 6, first.output
+    failed = Path("eu.failed.csv").read_bytes()
+    assert failed.startswith(b"\xef\xbb\xbf") and "✓" in failed.decode("utf-8")
+    monkeypatch.setenv("CG_API_URL", sandbox_env.url)
+    again = cg("records", "import", "eu.failed.csv", "--config", ACCOUNTS_REF, "--encoding", "cp1252")
+    assert again.exit_code == 0, again.output
+    assert "--encoding cp1252 ignored" in again.stderr
+    assert arrived(sandbox_env) == sorted(name for name, _ in rows)
