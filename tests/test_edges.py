@@ -414,3 +414,17 @@ def test_a_server_message_cp1252_cannot_hold_turns_the_failed_file_utf8_and_it_r
     assert again.exit_code == 0, again.output
     assert "--encoding cp1252 ignored" in again.stderr
     assert arrived(sandbox_env) == sorted(name for name, _ in rows)
+
+
+def test_a_failed_file_behind_a_symlink_stays_a_symlink_when_it_turns_utf8(tmp_path: Path) -> None:
+    from cg_cli.importing.failed_file import FailedFile
+    from cg_cli.records.readers import Row
+
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    link.symlink_to(real)
+    failed = FailedFile(link, "csv", ["Account Name"], append=False, encoding="cp1252")
+    failed.write(Row(1, {}, ["Zoë"]), "no")
+    failed.write(Row(2, {}, ["B"]), "✓")
+    failed.close()
+    assert link.is_symlink()
+    assert real.read_bytes().decode("utf-8") == "\ufeffAccount Name,_row,_error\r\nZoë,1,no\r\nB,2,✓\r\n"

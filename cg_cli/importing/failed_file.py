@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any
@@ -119,17 +120,7 @@ class FailedFile:
         assert self._stream is not None
         self._stream.close()
         if self.path.is_file():  # a device (/dev/null) keeps nothing to carry over
-            text = self.path.read_bytes().decode(self.encoding)
-            mode = self.path.stat().st_mode & 0o777
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(codecs.BOM_UTF8 + text.encode("utf-8"))
-                os.chmod(temporary, mode)
-                os.replace(temporary, self.path)  # a kill leaves the old file or the new one, never half of one
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            _rewrite_as_utf8(Path(os.path.realpath(self.path)), self.encoding)  # a symlink stays one
         self.encoding = "utf-8-sig"
         self._stream = self.path.open("a", encoding=self.encoding, newline="", errors="backslashreplace")
 
@@ -158,3 +149,20 @@ def _encoding_of(path: Path, encoding: str) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and encoding.startswith("utf-16"):
         return "utf-16"
     return encoding
+
+
+def _rewrite_as_utf8(path: Path, encoding: str) -> None:
+    """`path`, in `encoding`, as UTF-8 with a BOM, streamed; a kill leaves the old file or the new one."""
+    mode = path.stat().st_mode & 0o777
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with (
+            path.open(encoding=encoding, newline="") as source,
+            os.fdopen(handle, "w", encoding="utf-8-sig", newline="") as target,
+        ):
+            shutil.copyfileobj(source, target, 1 << 20)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
