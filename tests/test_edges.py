@@ -428,3 +428,20 @@ def test_a_failed_file_behind_a_symlink_stays_a_symlink_when_it_turns_utf8(tmp_p
     failed.close()
     assert link.is_symlink()
     assert real.read_bytes().decode("utf-8") == "\ufeffAccount Name,_row,_error\r\nZoë,1,no\r\nB,2,✓\r\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+@pytest.mark.parametrize("where", ["ro/out.csv", "ro/existing.csv"])
+def test_an_output_that_may_not_be_written_is_refused_before_anything(cg, server: Any, where: str) -> None:
+    sandbox = server()
+    Path("a.csv").write_text(INPUT)
+    Path("ro").mkdir()
+    Path("ro/existing.csv").write_text("x\n")
+    Path("ro/existing.csv").chmod(0o444)
+    Path("ro").chmod(0o555)
+    try:
+        result = import_a(cg, "--results", where)
+    finally:
+        Path("ro").chmod(0o755)
+    assert result.exit_code == 2 and "permission denied" in result.stderr, result.output
+    nothing_happened(sandbox)

@@ -86,6 +86,8 @@ def _check_openable(role: str, path: Path) -> None:
         )
     if not stat.S_ISREG(mode) and (role in _SQLITE_ROLES or not stat.S_ISCHR(mode)):
         raise UsageError(f"{role} {path} is not a regular file", hint=f"pass another --{role.split()[0].lower()}")
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"{role} {path}: permission denied", hint="make it writable, or name another path")
 
 
 def _check_directory(role: str, path: Path) -> None:
@@ -102,6 +104,8 @@ def _check_directory(role: str, path: Path) -> None:
         raise UsageError(f"{role} {path}: cannot be created ({exc.strerror})") from None
     if not stat.S_ISDIR(mode):
         raise UsageError(f"{role} {path}: {shown} is not a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"{role} {path}: cannot create a file in {shown} (permission denied)")
 
 
 def _first_file(path: Path) -> Path:
