@@ -365,14 +365,29 @@ def test_records_put_refuses_an_odd_json_value(cg, sandbox_env: Any, body: str, 
     assert sandbox_env.records() == []
 
 
-def test_a_jsonl_rename_onto_a_present_key_fails_the_row(cg, server: Any) -> None:
+def test_a_jsonl_rename_onto_a_present_key_is_refused_like_a_csv_header(cg, server: Any) -> None:
+    """Refused in the pre-flight read of a file: exit 2, nothing sent, no value dropped silently."""
     sandbox = server()
-    Path("r.jsonl").write_text('{"Company": "A", "Account Name": "B"}\n{"Company": "C"}\n')
+    Path("r.jsonl").write_text('{"Company": "C"}\n{"Company": "A", "Account Name": "B"}\n')
     result = cg("records", "import", "r.jsonl", "--config", "acc-ref", "--rename", "Company=Account Name")
-    assert result.exit_code == 6, result.output
-    assert arrived(sandbox) == ["C"]
-    error = json.loads(Path("r.failed.jsonl").read_text())["_error"]
-    assert "'Company' and 'Account Name' both become 'Account Name'" in error
+    assert result.exit_code == 2, result.output
+    assert "r.jsonl, line 2: keys 'Company' and 'Account Name' both become 'Account Name'" in result.stderr
+    assert sandbox.records() == [] and not Path("r.jsonl.cg-journal").exists()
+    Path("m.csv").write_text("Company,Account Name\nA,B\n")  # the CSV refusal it matches
+    csv_result = cg("records", "import", "m.csv", "--config", "acc-ref", "--rename", "Company=Account Name")
+    assert csv_result.exit_code == 2
+    assert "columns 'Company' and 'Account Name' both become 'Account Name'" in csv_result.stderr
+
+
+def test_a_jsonl_rename_onto_a_present_key_on_stdin_stops_there(cg, server: Any) -> None:
+    """stdin is read once: the run stops at that line (exit 2, resumable), as at a broken CSV line."""
+    sandbox = server()
+    data = '{"Company": "C"}\n{"Company": "A", "Account Name": "B"}\n{"Company": "D"}\n'
+    result = cg("records", "import", "-", "--format", "jsonl", "--config", "acc-ref", "--rename",
+                "Company=Account Name", "--workers", "1", input=data)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "-, line 2: keys 'Company' and 'Account Name' both become" in result.stderr
+    assert "D" not in arrived(sandbox) and "A" not in arrived(sandbox) and "B" not in arrived(sandbox)
 
 
 @pytest.mark.parametrize("cell", ["\ufeffB", "B\ufeff", "\ufeffAccount Name"])

@@ -154,8 +154,12 @@ class RecordFile:
                 raise UsageError(f"{self.path}: column {index} of the header row {problem}")
             if heading in seen:
                 self.close()
-                both = f"{seen[heading]!r} and {source!r} both become" if source != heading else "heading"
-                raise UsageError(f"{self.path}: {both} {heading!r} appears twice in the header row")
+                if source == heading == seen[heading]:
+                    raise UsageError(f"{self.path}: heading {heading!r} appears twice in the header row")
+                raise UsageError(
+                    f"{self.path}: columns {seen[heading]!r} and {source!r} both become {heading!r}",
+                    hint="drop the --rename (or the mapping's column), or one of the two columns",
+                )
             seen[heading] = source
         self.source_header = header
         self.header = renamed
@@ -244,7 +248,7 @@ class RecordFile:
                 continue
             row = _jsonl_row(number, line_number, line.strip())
             if row.error is None and (renames or constants):
-                row = _renamed(row, renames, constants)
+                row = _renamed(row, renames, constants, self.path)
             yield row
 
     def estimated_rows(self) -> int | None:
@@ -294,15 +298,18 @@ def first_undecodable_byte(path: Path, encoding: str) -> tuple[int, int] | None:
     return None
 
 
-def _renamed(row: Row, renames: Mapping[str, str], constants: dict[str, str]) -> Row:
-    """A JSONL record under --rename and --set; two keys that become one fail the row (a CSV header is refused)."""
+def _renamed(row: Row, renames: Mapping[str, str], constants: dict[str, str], path: str) -> Row:
+    """A JSONL record under --rename and --set. Two keys that become one are refused, as in a CSV header:
+    exit 2 (for a file, in the pre-flight read, before anything is sent)."""
     record: dict[str, Any] = {}
     source: dict[str, str] = {}
     for key, value in row.record.items():
         heading = renames.get(key, key)
         if heading in record:
-            error = f"line {row.line}: {source[heading]!r} and {key!r} both become {heading!r} (a rename)"
-            return Row(row.number, {}, row.original, error, row.line)
+            raise UsageError(
+                f"{path}, line {row.line}: keys {source[heading]!r} and {key!r} both become {heading!r}",
+                hint="drop the --rename (or the mapping's column), or one of the two keys",
+            )
         record[heading] = value
         source[heading] = key
     record.update(constants)
