@@ -294,6 +294,14 @@ def test_a_legacy_encoding_on_utf8_from_stdin_fails_those_rows(cg, server: Any) 
     assert arrived(sandbox) == ["ACME"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "utf-8-sig", "utf_8"])
+def test_every_name_of_utf8_reads_utf8(cg, server: Any, encoding: str) -> None:
+    sandbox = server()
+    write_rows("u8.csv", [("Zoë", "z@x.io")], "utf-8")
+    assert cg("records", "import", "u8.csv", "--mapping", "accounts", "--encoding", encoding).exit_code == 0
+    assert arrived(sandbox) == ["Zoë"]
+
+
 def test_a_legacy_file_that_is_not_utf8_is_read_as_asked(cg, server: Any) -> None:
     sandbox = server()
     write_rows("l.csv", [("Zoë", "z@x.io")], "latin-1")

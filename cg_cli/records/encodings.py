@@ -68,7 +68,7 @@ def choose_encoding(binary: Any, given: str | None, source: str) -> Encoding:
             f"{source} has no byte order mark, so the byte order of its {_NAMES.get(codec or 'utf-16')} is unknown",
             hint=f"pass --encoding {guess} (its first bytes suggest it; Excel and Windows write -le)",
         )
-    if codec is None or codec == "utf-8":
+    if codec is None or codec in ("utf-8", "utf-8-sig"):
         return Encoding("utf-8-sig")
     # ASCII needs no check: a byte above 127 is a decoding error already.
     return Encoding(codec, legacy=codec != "ascii" and not codec.startswith(("utf-16", "utf-32")))
@@ -133,5 +133,5 @@ def mojibake(text: str, codec: str) -> str | None:
 
 
 def garbled(char: str, codec: str) -> str:
-    """ "'Ã«' would be sent for 'ë'"."""
+    """What a legacy codec makes of a character's UTF-8 bytes: `'Ã«' would be sent for 'ë'`."""
     return f"{char.encode('utf-8').decode(codec, 'replace')!r} would be sent for {char!r}"
