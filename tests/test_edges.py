@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import ACCOUNTS_REF, SECRET, spawn
 
@@ -468,3 +470,48 @@ def test_an_output_that_may_not_be_written_is_refused_before_anything(cg, server
         Path("ro").chmod(0o755)
     assert result.exit_code == 2 and "permission denied" in result.stderr, result.output
     nothing_happened(sandbox)
+
+
+# --- the round trip, as a property ------------------------------------------------------------
+
+CODECS = ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"]
+CELL = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\ufeff\r"), max_size=12)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    codec=st.sampled_from(CODECS),
+    rows=st.lists(st.tuples(CELL, CELL), min_size=1, max_size=6),
+    error=st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+)
+def test_a_failed_file_reads_back_to_the_values_it_was_given(tmp_path: Path, codec: str, rows, error: str) -> None:
+    """Whatever the values and the error text, the failed file read with the input's options gives the same
+    cells: in the input's encoding when they fit, else UTF-8 with a BOM that wins over --encoding."""
+    import csv
+
+    from cg_cli.importing.failed_file import FailedFile
+    from cg_cli.records.readers import ReadOptions, RecordFile, Row
+
+    fitting = [r for r in rows if all(_fits(cell, codec) for cell in r)]  # values come from a file in `codec`
+    if not fitting:
+        return
+    path = tmp_path / f"f-{codec}.csv"
+    path.unlink(missing_ok=True)
+    failed = FailedFile(path, "csv", ["A", "B"], append=False, encoding=codec)
+    for number, cells in enumerate(fitting, start=1):
+        failed.write(Row(number, {}, list(cells)), error)
+    failed.close()
+    encoding = None if codec.startswith("utf-8") else codec
+    with RecordFile(str(path), options=ReadOptions(encoding=encoding, delimiter=",")) as records:
+        back = [(row.original[0], row.original[1], row.original[3]) for row in records if row.error is None]
+    assert back == [(a, b, error.replace("\x00", "\\x00")) for a, b in fitting]  # a NUL would refuse the file
+    with path.open(encoding="utf-8-sig" if path.read_bytes()[:3] == b"\xef\xbb\xbf" else codec, newline="") as f:
+        assert [tuple(r[:2]) for r in list(csv.reader(f))[1:]] == [tuple(c) for c in fitting]  # a csv peer agrees
+
+
+def _fits(text: str, codec: str) -> bool:
+    try:
+        text.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -82,7 +82,9 @@ class FailedFile:
         self._stream.flush()
 
     def _text(self, row: Row, error: str, *, ascii_only: bool = False) -> str:
-        """One line of the failed file."""
+        """One line of the failed file. A NUL in the error (a server's message) is written as \\x00:
+        a CSV reader refuses a file holding one, and the failed file would not import again."""
+        error = error.replace("\x00", "\\x00")
         if self.format == "csv":
             cells = row.original if isinstance(row.original, list) else []
             if len(cells) == self._width:  # a ragged row is kept exactly as it was
