@@ -368,8 +368,8 @@ def test_a_lone_surrogate_row_reimports_from_the_failed_file_as_it_was(cg, serve
 ])  # fmt: skip
 def test_records_put_refuses_an_odd_json_value(cg, sandbox_env: Any, body: str, error: str) -> None:
     Path("r.json").write_text(body)
-    for source, given in (("r.json", None), ("-", body)):
-        result = cg("records", "put", "--config", "acc-ref", "--json", source, "-o", "json", input=given)
+    for source, piped in (("r.json", None), ("-", body)):
+        result = cg("records", "put", "--config", "acc-ref", "--json", source, "-o", "json", input=piped)
         assert result.exit_code == 2, result.output
         assert error in json.loads(result.stdout)["error"]
     assert sandbox_env.records() == []
