@@ -515,3 +515,30 @@ def _fits(text: str, codec: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    codec=st.sampled_from(CODECS),
+    records=st.lists(st.dictionaries(st.text(min_size=1, max_size=5), st.text(max_size=8), max_size=3), min_size=1),
+    error=st.text(max_size=20),
+)
+def test_a_jsonl_failed_file_reads_back_to_the_same_objects(tmp_path: Path, codec: str, records, error: str) -> None:
+    """Lone surrogates included: what does not fit the encoding is written as a JSON escape."""
+    from cg_cli.importing.failed_file import FailedFile
+    from cg_cli.records.readers import ReadOptions, RecordFile, Row
+
+    records = [r for r in records if not set(r) & {"_row", "_error", "_status"}]
+    path = tmp_path / f"f-{codec}.jsonl"
+    path.unlink(missing_ok=True)
+    failed = FailedFile(path, "jsonl", None, append=False, encoding=codec)
+    for number, record in enumerate(records, start=1):
+        failed.write(Row(number, {}, dict(record)), error)
+    failed.close()
+    if not records:
+        return
+    encoding = None if codec.startswith("utf-8") else codec
+    with RecordFile(str(path), options=ReadOptions(encoding=encoding)) as rows:
+        back = [row.original for row in rows]
+    assert [{k: v for k, v in b.items() if k not in ("_row", "_error")} for b in back] == records
+    assert all(b["_error"] == error for b in back)

@@ -82,14 +82,13 @@ class FailedFile:
         self._stream.flush()
 
     def _text(self, row: Row, error: str, *, ascii_only: bool = False) -> str:
-        """One line of the failed file. A NUL in the error (a server's message) is written as \\x00:
-        a CSV reader refuses a file holding one, and the failed file would not import again."""
-        error = error.replace("\x00", "\\x00")
+        """One line of the failed file."""
         if self.format == "csv":
             cells = row.original if isinstance(row.original, list) else []
             if len(cells) == self._width:  # a ragged row is kept exactly as it was
                 cells = [cells[i] for i in self._keep]
-            return self._csv_line([*cells, row.number, error])
+            # A NUL in a server's message: cg refuses a CSV holding one, and the file would not import again.
+            return self._csv_line([*cells, row.number, error.replace("\x00", "\\x00")])
         if isinstance(row.original, dict):
             kept = {k: v for k, v in row.original.items() if k not in RESERVED_COLUMNS}
             data: dict[str, Any] = {**kept, ROW_COLUMN: row.number, ERROR_COLUMN: error}
