@@ -60,7 +60,12 @@ class FailedFile:
                 data: dict[str, Any] = {**kept, ROW_COLUMN: row.number, ERROR_COLUMN: error}
             else:
                 data = {ROW_COLUMN: row.number, ERROR_COLUMN: error, "_line": row.original}
-            self._stream.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+            text = json.dumps(data, ensure_ascii=False, default=str)
+            if not text.isascii() and any(
+                "\ud800" <= c <= "\udfff" for c in text
+            ):  # a JSON "\\udfff" UTF-8 cannot carry
+                text = json.dumps(data, default=str)  # all as \\u escapes: re-imports to the same values
+            self._stream.write(text + "\n")
         self._stream.flush()
 
     def _open(self) -> None:

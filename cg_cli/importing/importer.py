@@ -29,6 +29,7 @@ from cg_cli.records.mappings import Mapping, check_fields, check_values, identit
 from cg_cli.records.readers import Row
 
 MAX_KEPT_PROBLEMS = 20
+MAX_KEPT_FAILURES = 1000  # failed rows kept for the CI reports (a JUnit case each); the JSON shows the first 20
 MAYBE_ARRIVED = (
     "may have arrived: the run was killed while this survey row was in flight; "
     "check in CustomerGauge before you send it again"
@@ -345,7 +346,7 @@ class Importer:
             if self._failed is not None:
                 self._failed.write(job.row, outcome.error or "")
             stats.failed += 1
-            if len(self.result.failures) < MAX_KEPT_PROBLEMS:
+            if len(self.result.failures) < MAX_KEPT_FAILURES:
                 self.result.failures.append((number, job.row.line, outcome.error or ""))
             if journal is not None and not self._dry_run:
                 journal.record(number, job.digest, FAILED)

@@ -40,7 +40,7 @@ class ResultsFile:
         try:
             if self._jsonl:
                 line = {ROW_COLUMN: row, STATUS_COLUMN: status, ERROR_COLUMN: error}
-                self._stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+                self._stream.write(json.dumps(line) + "\n")  # \\u escapes: a lone surrogate in an error stays JSON
             else:
                 self._csv.writerow([row, status, error or ""])
         except OSError as exc:

@@ -1,7 +1,11 @@
 """Everything cg writes to the terminal: results on stdout, the rest on stderr.
 
 Text that came from a server or a user is printed literally: rich markup is
-off, and control characters (terminal escapes) are shown as \\xNN.
+off, and control characters (terminal escapes) are shown as \\xNN. Nothing it
+prints is a CI runner's workflow command unless cg means it (`command`): the
+legacy `##[command]` form is obeyed anywhere in a line and `::command::` at a
+line's start, so `##[` becomes `#\\x23[` and a leading `::` becomes `\\x3a:`
+(in JSON, `##[` is written `\\u0023#[`, the same string to any JSON reader).
 """
 
 from __future__ import annotations
@@ -25,10 +29,23 @@ _CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 _CONTROL_OR_NEWLINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
+_LEGACY_COMMAND = "##["  # the Actions runner's (and Azure's `##vso[`'s) older form, obeyed anywhere in a line
+_LINE_COMMAND = re.compile(r"^(\s*):(?=:)", re.MULTILINE)  # `::name::` after leading white space
+
+
 def safe(text: str, *, one_line: bool = True) -> str:
-    """`text` with control characters made visible, so it cannot drive the terminal."""
-    pattern = _CONTROL_OR_NEWLINE if one_line else _CONTROL
-    return pattern.sub(_visible, text)
+    """`text` with control characters made visible, so it cannot drive the terminal or a CI runner."""
+    return defuse(visible(text, one_line=one_line))
+
+
+def visible(text: str, *, one_line: bool = True) -> str:
+    """`text` with control and bidi characters shown as \\xNN / \\uNNNN (newlines too, when `one_line`)."""
+    return (_CONTROL_OR_NEWLINE if one_line else _CONTROL).sub(_visible, text)
+
+
+def defuse(text: str) -> str:
+    """No workflow command in `text`, however it is cut into lines: `##[` anywhere, `::` at a line's start."""
+    return _LINE_COMMAND.sub(r"\1\\x3a", text.replace(_LEGACY_COMMAND, "#\\x23["))
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -37,19 +54,31 @@ def _visible(match: re.Match[str]) -> str:
 
 
 def out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(defuse(text) + "\n")
     sys.stdout.flush()
 
 
 def err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(defuse(text) + "\n")
     sys.stderr.flush()
+
+
+def command(line: str) -> None:
+    """A workflow command cg means (`::error …`, `::add-mask::…`), built by output/ci.py with its values escaped."""
+    name, _, rest = line.removeprefix("::").partition("::")
+    sys.stderr.write(f"::{safe(name)}::{safe(rest)}\n")  # one line; no second command hides in its values
+    sys.stderr.flush()
+
+
+def json_document(data: Any, *, ascii_only: bool = False) -> str:
+    """`data` as indented JSON in which no CI runner finds a workflow command (no line starts with `::`)."""
+    return json.dumps(data, indent=2, ensure_ascii=ascii_only, default=str).replace(_LEGACY_COMMAND, "\\u0023#[")
 
 
 def json_out(data: Any) -> None:
     """One JSON document on stdout; \\u escapes when stdout cannot carry UTF-8, so it never fails after a send."""
     utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")
-    out(json.dumps(data, indent=2, ensure_ascii=not utf8, default=str))
+    out(json_document(data, ascii_only=not utf8))
 
 
 def console(stream: IO[str] | None = None) -> Console:
