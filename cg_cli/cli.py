@@ -102,8 +102,12 @@ def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:
     if json_output:
         hint = f"see `{command} --help`"
         render.json_out({"ok": False, "exit_code": exc.exit_code, "error": exc.format_message(), "hint": hint})
-    else:
-        exc.show()
+    else:  # click's own lines, through render: the arguments they quote never become a CI runner's command
+        import io
+
+        shown = io.StringIO()
+        exc.show(file=shown)
+        render.err(shown.getvalue().rstrip("\n"))
     return int(exc.exit_code)
 
 

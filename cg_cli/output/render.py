@@ -29,7 +29,8 @@ _CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 _CONTROL_OR_NEWLINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
-_LEGACY_COMMAND = "##["  # the Actions runner's (and Azure's `##vso[`'s) older form, obeyed anywhere in a line
+_LEGACY_COMMAND = "##["  # the Actions runner's older form, obeyed anywhere in a line
+_LEGACY_DEFUSED = "#\\x23["
 _LINE_COMMAND = re.compile(r"^(\s*):(?=:)", re.MULTILINE)  # `::name::` after leading white space
 
 
@@ -45,7 +46,7 @@ def visible(text: str, *, one_line: bool = True) -> str:
 
 def defuse(text: str) -> str:
     """No workflow command in `text`, however it is cut into lines: `##[` anywhere, `::` at a line's start."""
-    return _LINE_COMMAND.sub(r"\1\\x3a", text.replace(_LEGACY_COMMAND, "#\\x23["))
+    return _LINE_COMMAND.sub(r"\1\\x3a", text.replace(_LEGACY_COMMAND, _LEGACY_DEFUSED))
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -65,8 +66,9 @@ def err(text: str) -> None:
 
 def command(line: str) -> None:
     """A workflow command cg means (`::error …`, `::add-mask::…`), built by output/ci.py with its values escaped."""
-    name, _, rest = line.removeprefix("::").partition("::")
-    sys.stderr.write(f"::{safe(name)}::{safe(rest)}\n")  # one line; no second command hides in its values
+    # One line. Its values may hold `##[` (a file name): the runner tries the `::` form first and a line has one
+    # command, so they stay as they are and the annotation still points at the file.
+    sys.stderr.write(visible(line) + "\n")
     sys.stderr.flush()
 
 
