@@ -121,31 +121,6 @@ def test_auth_token_is_masked_without_changing_what_is_captured(sandbox: Sandbox
     assert "add-mask" not in plain.stderr
 
 
-def test_action_yml_is_a_valid_composite_action() -> None:
-    yaml = pytest.importorskip("yaml")
-    action = yaml.safe_load((Path(__file__).parent.parent / "action.yml").read_text())
-    assert action["runs"]["using"] == "composite"
-    assert set(action["inputs"]) == {"file", "mapping", "config", "region", "workers", "args"}
-    assert action["inputs"]["file"]["required"] is True
-    assert set(action["outputs"]) == {"sent", "failed", "exit-code"}
-    assert all(step.get("shell") == "bash" for step in action["runs"]["steps"])
-    assert not any("secret" in name.lower() for name in action["inputs"])  # credentials come from env
-    run = action["runs"]["steps"][-1]
-    assert "${{ inputs" not in run["run"]  # inputs reach the script as env, never spliced into it
-
-
-def test_the_script_the_action_runs(server: Any, tmp_path: Path) -> None:
-    sandbox = server()
-    Path("a.csv").write_text("Account Name\nA\n\n,\n")
-    outputs = tmp_path / "outputs"
-    env = {**os.environ, "INPUT_FILE": "a.csv", "INPUT_MAPPING": "accounts", "INPUT_WORKERS": "2",
-           "INPUT_ARGS": "--results 'r s.csv'", "GITHUB_OUTPUT": str(outputs)}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "cg_cli.action"], capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 6, done.stderr
-    assert outputs.read_text().splitlines() == ["sent=1", "failed=1", "exit-code=6"]
-    assert Path("r s.csv").exists() and len(sandbox.records()) == 1
-
-
 def test_reports_that_cannot_be_written_are_warnings(cg, server: Any, monkeypatch) -> None:
     server()
     Path("a.csv").write_text("Account Name\nA\n")
