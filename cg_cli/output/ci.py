@@ -93,8 +93,9 @@ def markdown_cell(text: object) -> str:
     """Server and user text made inert in Markdown (a table cell or a heading): no markup, HTML, entity or link."""
     value = visible(" ".join(str(text).split())[:MAX_CELL])
     value = value.replace("&", "&amp;").replace("\\", "\\\\").replace("|", "\\|")
-    value = re.sub(r"([`*_\[\]<>#!~:@])", r"\\\1", value)  # `:` and `@` too: GFM links bare URLs and addresses
-    return re.sub(r"(?i)(www)\.", r"\1\\.", value)
+    value = re.sub(r"([`*_\[\]<>#!~:])", r"\\\1", value)  # `:` too: GFM links a bare scheme://
+    # GFM links www. and addresses (a@b.c, mailto:) found in text; an escape does not stop it, a break does.
+    return re.sub(r"(?i)(www)\.", r"\1\\.", value).replace("@", "<span>@</span>")
 
 
 def code_span(text: object) -> str:
