@@ -108,7 +108,7 @@ def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:
 
         shown = io.StringIO()
         exc.show(file=shown)
-        render.err(shown.getvalue().rstrip("\n"))
+        render.err(render.safe(shown.getvalue().rstrip("\n"), one_line=False))
     return int(exc.exit_code)
 
 

@@ -9,10 +9,15 @@ for hostile inputs is run through them.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cg_cli.output import render
 
 REGISTERED = {
     "stop-commands", "internal-set-repo-path", "set-env", "set-output", "save-state", "add-path", "add-mask",
@@ -81,7 +86,7 @@ def obeyed(output: str) -> list[Command]:
     registered = set(REGISTERED)
     stop_token: str | None = None
     done = []
-    for line in output.splitlines():
+    for line in re.split(r"\r\n|\r|\n", output):  # where .NET's ReadLine ends a line
         command = parse_v2(line, registered) or parse_legacy(line, registered)
         if command is None:
             continue
@@ -180,3 +185,46 @@ def test_hostile_mapping_names_and_usage_errors(cg, server: Any, github: Path) -
         for output in ("text", "json"):
             result = cg(*args, "-o", output)
             assert obeyed(result.output) == [], (args, result.output)
+
+
+PIECES = [
+    "#",
+    "##[",
+    "[",
+    "]",
+    ":",
+    "::",
+    " ",
+    "\t",
+    "\r",
+    "\n",
+    "\x0b",
+    "\u2028",
+    "a",
+    "add-mask",
+    "error",
+    "stop-commands",
+]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+def test_no_text_survives_defusing_as_a_command(text: str) -> None:
+    assert obeyed(render.defuse(text)) == []
+    assert obeyed(render.safe(text, one_line=False)) == [] and obeyed(render.safe(text)) == []
+
+
+def test_hostile_stdin_encodings_and_carriage_returns(cg, server: Any, github: Path) -> None:
+    server()
+    heading = 'Account Name,##[add-mask]\u00e9,"x\r::add-mask::y"\n'
+    Path("latin.csv").write_bytes((heading + "A,1,2\n").encode("latin-1"))
+    for args, stdin in (
+        (("mappings", "check", "accounts", "--file", "latin.csv", "--encoding", "latin-1"), None),
+        (("mappings", "check", "accounts", "--file", "-"), heading + "A,1,2\n"),
+        (("records", "import", "-", "--mapping", "accounts", "--junit", "r.xml"), heading + "A,1,2\n"),
+        (("records", "import", "x\r::add-mask::y.csv", "--mapping", "accounts"), None),
+        (("records", "import", "a.csv", "--workers", "\r::add-mask::y"), None),
+    ):
+        for output in ("text", "json"):
+            result = cg(*args, "-o", output, input=stdin)
+            assert_only_own_commands(result.output)
+            assert not [c for c in obeyed(result.output) if c.name != "error"], (args, result.output)

@@ -31,7 +31,7 @@ _CONTROL_OR_NEWLINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 _LEGACY_COMMAND = "##["  # the Actions runner's older form, obeyed anywhere in a line
 _LEGACY_DEFUSED = "#\\x23["
-_LINE_COMMAND = re.compile(r"^(\s*):(?=:)", re.MULTILINE)  # `::name::` after leading white space
+_LINE_COMMAND = re.compile(r"(^|[\r\n])(\s*):(?=:)")  # `::name::` after white space (lines end at CR or LF)
 
 
 def safe(text: str, *, one_line: bool = True) -> str:
@@ -46,7 +46,7 @@ def visible(text: str, *, one_line: bool = True) -> str:
 
 def defuse(text: str) -> str:
     """No workflow command in `text`, however it is cut into lines: `##[` anywhere, `::` at a line's start."""
-    return _LINE_COMMAND.sub(r"\1\\x3a", text.replace(_LEGACY_COMMAND, _LEGACY_DEFUSED))
+    return _LINE_COMMAND.sub(r"\1\2\\x3a", text.replace(_LEGACY_COMMAND, _LEGACY_DEFUSED))
 
 
 def _visible(match: re.Match[str]) -> str:
