@@ -76,7 +76,8 @@ def outputs(code: int, stdout: bytes) -> dict[str, object]:
         summary = {}
     if not isinstance(summary, dict):
         summary = {}
-    return {"sent": summary.get("sent", ""), "failed": summary.get("failed", ""), "exit-code": code}
+    counts = {key: summary.get(key) for key in ("sent", "failed")}  # numbers only: an output is one line
+    return {**{k: v if isinstance(v, int) else "" for k, v in counts.items()}, "exit-code": code}
 
 
 def write_outputs(values: dict[str, object], environ: Mapping[str, str]) -> None:

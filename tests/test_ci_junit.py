@@ -175,3 +175,16 @@ def test_every_character_xml_forbids_is_replaced() -> None:
     document = etree.fromstring(data)
     assert etree.XMLSchema(etree.fromstring(JUNIT_SCHEMA)).validate(document)
     assert "\\x00" in document.find("testsuite").get("name") and "\\ufffe" in document.find("testsuite").get("name")
+
+
+def test_a_server_answering_huge_errors_keeps_the_report_small(cg, server: Any) -> None:
+    """A 422 of 500 KB per row: each failing case carries at most ci.MAX_JUNIT_TEXT characters of it."""
+    sandbox = server()
+    huge = "x" * 500_000
+    Path("a.csv").write_text("Account Name\n" + "".join(f"A{n}\n" for n in range(30)))
+    sandbox.fault(status=422, body=json.dumps({"message": "bad", "errors": {"Account Name": [huge]}}), count=30)
+    result = cg("records", "import", "a.csv", "--mapping", "accounts", "--junit", "r.xml", "--workers", "1")
+    assert result.exit_code == 6, result.output[-500:]
+    report = checked("r.xml")
+    assert len(report["failing"]) == 30
+    assert Path("r.xml").stat().st_size < 30 * (ci.MAX_JUNIT_TEXT + 1000)

@@ -20,6 +20,7 @@ MAX_ANNOTATIONS = 10  # GitHub shows only a few per kind and step
 MAX_SUMMARY_ROWS = 20
 MAX_CELL = 300  # characters of one Markdown table cell: the summary stays far below GitHub's 1 MiB per step
 MAX_JUNIT_CASES = 1000
+MAX_JUNIT_TEXT = 4000  # characters of one failure's text: a report of 1,000 cases stays a few MB
 CI_MODES = ("github", "none")
 
 
@@ -229,10 +230,10 @@ def junit_xml(suite: str, cases: Sequence[Case], elapsed: float | None = None) -
     if elapsed is not None:
         element.set("time", f"{elapsed:.3f}")
     for case in cases:
-        test = ET.SubElement(element, "testcase", classname=xml_text(suite), name=xml_text(case.name))
+        test = ET.SubElement(element, "testcase", classname=xml_text(suite), name=xml_text(case.name[:MAX_CELL]))
         if case.outcome is not None:
-            outcome = ET.SubElement(test, case.outcome, message=xml_text(case.message))
-            outcome.text = xml_text(case.text) or None
+            outcome = ET.SubElement(test, case.outcome, message=xml_text(case.message[:MAX_CELL]))
+            outcome.text = xml_text(case.text[:MAX_JUNIT_TEXT]) or None
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
