@@ -233,3 +233,37 @@ def test_without_a_file_the_step_is_skipped_and_the_script_says_why(tmp_path: Pa
                           timeout=60)  # fmt: skip
     assert done.returncode == 2 and done.stderr.startswith("error: the action needs the input `file`")
     assert read_outputs(tmp_path / "o")["exit-code"] == "2"
+
+
+STUB_PYTHON = """#!/usr/bin/env bash
+# Stands in for a Python: logs how it was started; `-m venv DIR` makes DIR/bin/python (this stub again).
+echo "$0 $*" >> "$STUB_LOG"
+if [ "$2 $3" = "-m venv" ]; then mkdir -p "$4/bin" && cp "$0" "$4/bin/python"; fi
+"""
+
+
+@pytest.mark.parametrize("tree", ["bin", "Scripts"])
+def test_the_install_step_makes_a_venv_under_runner_temp_and_puts_it_on_the_path(tmp_path: Path, tree: str) -> None:
+    """The install step under bash, with a stub Python that logs each start: -P everywhere, the venv's bin on
+    $GITHUB_PATH, the interpreter handed to the import step. `Scripts` is the layout of a Windows runner's venv."""
+    stub = tmp_path / "python3"
+    stub.write_text(STUB_PYTHON.replace('"$4/bin"', f'"$4/{tree}"').replace('"$4/bin/python"', f'"$4/{tree}/python"'))
+    stub.chmod(0o755)
+    temp, path_file, output_file, log = tmp_path / "temp", tmp_path / "path", tmp_path / "out", tmp_path / "log"
+    temp.mkdir()
+    env = {**os.environ, "RUNNER_TEMP": str(temp), "GITHUB_PATH": str(path_file), "GITHUB_OUTPUT": str(output_file),
+           "STUB_LOG": str(log), "CG_SETUP_PYTHON": str(stub), "CG_ACTION_PATH": "/the action path"}  # fmt: skip
+    bash = shutil.which("bash") or "/bin/bash"
+    done = subprocess.run([bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", step("install")["run"]],
+                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    venv_bin = f"{temp}/cg-venv/{tree}"
+    assert log.read_text().splitlines() == [
+        f"{stub} -P -m venv {temp}/cg-venv",
+        f"{venv_bin}/python -P -m pip install --quiet --disable-pip-version-check /the action path",
+    ]
+    assert path_file.read_text() == f"{venv_bin}\n"
+    assert read_outputs(output_file) == {"python": f"{venv_bin}/python"}
+    assert set(step("import")["env"]) >= {"CG_ACTION_PYTHON"} and step("import")["env"]["CG_ACTION_PYTHON"] == (
+        "${{ steps.install.outputs.python }}"
+    )
