@@ -228,3 +228,23 @@ def test_hostile_stdin_encodings_and_carriage_returns(cg, server: Any, github: P
             result = cg(*args, "-o", output, input=stdin)
             assert_only_own_commands(result.output)
             assert not [c for c in obeyed(result.output) if c.name != "error"], (args, result.output)
+
+
+def test_the_junit_hostile_inputs_in_github_mode(cg, server: Any, github: Path) -> None:
+    """The inputs that broke the JUnit report (U+FFFE heading, lone surrogate key, control character in the file
+    name), with workflow commands mixed in: cg's annotations are all the runner obeys."""
+    server()
+    name = "ex\x01port ##[add-mask]x.csv"
+    Path(name).write_text("Account Name,Em\ufffeail,##[stop-commands]t\nA,b,c\n", encoding="utf-8")
+    Path("a.jsonl").write_text('{"Account Name": "A", "\\udfff::add-mask::x": "x", "##[add-mask]\\udfff": 1}\n')
+    for args in (
+        ("mappings", "check", "accounts", "--file", name, "--junit", "c.xml"),
+        ("mappings", "check", "accounts", "--file", "a.jsonl", "--format", "jsonl"),
+        ("records", "import", "a.jsonl", "--mapping", "accounts", "--junit", "r.xml", "--restart"),
+        ("records", "import", name, "--mapping", "accounts", "--restart"),
+    ):
+        for output in ("text", "json"):
+            result = cg(*args, "-o", output)
+            assert result.exit_code in (4, 6), result.output
+            assert_only_own_commands(result.output)
+            assert obeyed(result.output), result.output  # the annotations themselves are there

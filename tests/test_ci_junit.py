@@ -188,3 +188,17 @@ def test_a_server_answering_huge_errors_keeps_the_report_small(cg, server: Any) 
     report = checked("r.xml")
     assert len(report["failing"]) == 30
     assert Path("r.xml").stat().st_size < 30 * (ci.MAX_JUNIT_TEXT + 1000)
+
+
+def test_state_with_a_survey_mapping_counts_unchanged_rows_as_accepted(cg, server: Any) -> None:
+    sandbox = server()
+    Path("r.csv").write_text("Email,Score\na@y.io,9\nb@y.io,7\nbad,8\n")
+    args = ("records", "import", "r.csv", "--mapping", "responses", "--state", "s.sqlite", "--junit", "r.xml")
+    assert cg(*args).exit_code == 6
+    first = checked("r.xml")
+    assert [c.name for c in first["cases"]] == ["row 3 (line 4)", "2 row(s) accepted"]
+    second = cg(*args, "--restart")
+    assert second.exit_code == 6, second.output
+    report = checked("r.xml")
+    assert [c.name for c in report["cases"]] == ["row 3 (line 4)", "2 row(s) accepted"]
+    assert len(sandbox.records()) == 2  # the unchanged survey rows were not sent again

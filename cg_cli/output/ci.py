@@ -160,7 +160,7 @@ def append_job_summary(text: str) -> str | None:
     if not path:
         return None
     try:
-        with open(path, "a", encoding="utf-8") as stream:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as stream:  # a lone surrogate as \udfff
             stream.write(text)
     except OSError as exc:
         return f"cannot write the job summary {path} ({exc.strerror or exc.__class__.__name__})"
