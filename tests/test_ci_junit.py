@@ -202,3 +202,15 @@ def test_state_with_a_survey_mapping_counts_unchanged_rows_as_accepted(cg, serve
     report = checked("r.xml")
     assert [c.name for c in report["cases"]] == ["row 3 (line 4)", "2 row(s) accepted"]
     assert len(sandbox.records()) == 2  # the unchanged survey rows were not sent again
+
+
+def test_a_lone_surrogate_key_reaches_the_failed_and_results_files_intact(cg, server: Any) -> None:
+    server()
+    Path("a.jsonl").write_text('{"Account Name": "A", "\\udfff": "x"}\n{"Account Name": "B"}\n')
+    result = cg("records", "import", "a.jsonl", "--mapping", "accounts", "--results", "r.csv", "--junit", "j.xml")
+    assert result.exit_code == 6, result.output
+    (failed,) = Path().glob("a*.failed.jsonl")
+    (row,) = [json.loads(line) for line in failed.read_text(encoding="utf-8").splitlines()]
+    assert row["\udfff"] == "x" and row["Account Name"] == "A"  # the same values, ready to fix and re-import
+    assert "\\udfff: not in mapping" in Path("r.csv").read_text(encoding="utf-8")
+    checked("j.xml")

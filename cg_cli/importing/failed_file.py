@@ -60,17 +60,14 @@ class FailedFile:
                 data: dict[str, Any] = {**kept, ROW_COLUMN: row.number, ERROR_COLUMN: error}
             else:
                 data = {ROW_COLUMN: row.number, ERROR_COLUMN: error, "_line": row.original}
-            text = json.dumps(data, ensure_ascii=False, default=str)
-            if not text.isascii() and any(
-                "\ud800" <= c <= "\udfff" for c in text
-            ):  # a JSON "\\udfff" UTF-8 cannot carry
-                text = json.dumps(data, default=str)  # all as \\u escapes: re-imports to the same values
-            self._stream.write(text + "\n")
+            self._stream.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
         self._stream.flush()
 
     def _open(self) -> None:
         existed = self.path.exists() and self.path.stat().st_size > 0
-        self._stream = self.path.open("a" if self.append else "w", encoding="utf-8", newline="")
+        # A lone surrogate (a JSONL key "\udfff") is written as \udfff: in JSON, the escape of the same string.
+        self._stream = self.path.open("a" if self.append else "w", encoding="utf-8", errors="backslashreplace",
+                                      newline="")  # fmt: skip
         if self.format == "csv":
             self._csv = csv.writer(self._stream, delimiter=self.delimiter)
             if not (self.append and existed):

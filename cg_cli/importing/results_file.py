@@ -28,7 +28,8 @@ class ResultsFile:
         self.path = path
         self._jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
         try:
-            self._stream: IO[str] = path.open("w", encoding="utf-8", newline="")
+            # A lone surrogate (a JSONL key "\udfff" in an error) is written as \udfff: in JSON, the same string.
+            self._stream: IO[str] = path.open("w", encoding="utf-8", errors="backslashreplace", newline="")
         except OSError as exc:
             raise UsageError(f"cannot write the results file {path} ({exc.strerror})") from None
         self._csv: Any = None
@@ -40,7 +41,7 @@ class ResultsFile:
         try:
             if self._jsonl:
                 line = {ROW_COLUMN: row, STATUS_COLUMN: status, ERROR_COLUMN: error}
-                self._stream.write(json.dumps(line) + "\n")  # \\u escapes: a lone surrogate in an error stays JSON
+                self._stream.write(json.dumps(line, ensure_ascii=False) + "\n")
             else:
                 self._csv.writerow([row, status, error or ""])
         except OSError as exc:
