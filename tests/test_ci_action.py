@@ -267,3 +267,32 @@ def test_the_install_step_makes_a_venv_under_runner_temp_and_puts_it_on_the_path
     assert set(step("import")["env"]) >= {"CG_ACTION_PYTHON"} and step("import")["env"]["CG_ACTION_PYTHON"] == (
         "${{ steps.install.outputs.python }}"
     )
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_sigterm_at_random_moments_never_leaves_cg_running_or_the_outputs_wrong(server: Any, tmp_path: Path) -> None:
+    """From the step's start (bash, the wrapper loading, cg loading) to the end of the import."""
+    import random
+    import time
+
+    sandbox = server(latency=0.005)
+    rng = random.Random(22)
+    for attempt in range(6):
+        name = f"random-{os.getpid()}-{attempt}.csv"
+        write_accounts(Path(name), 150)
+        before = len(sandbox.records())
+        outputs = tmp_path / f"out-{attempt}"
+        proc = import_step(sandbox, outputs, file=name, mapping="accounts", workers="2")
+        time.sleep(rng.uniform(0, 1.0))
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        assert cg_processes(name) == [], attempt
+        sent = len(sandbox.records()) - before
+        if proc.returncode == -signal.SIGTERM:  # the step's shell or the wrapper had not started yet
+            assert sent == 0 and not outputs.exists(), (attempt, stderr)
+            continue
+        assert proc.returncode in (0, 143), (attempt, proc.returncode, stderr)
+        written = read_outputs(outputs)
+        assert written["exit-code"] == str(proc.returncode)
+        assert written["sent"] in ("", str(sent)), (attempt, written, sent)  # empty: cg was still loading
+        assert "Traceback" not in stderr, stderr
