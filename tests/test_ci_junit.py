@@ -177,9 +177,11 @@ def test_every_character_xml_forbids_is_replaced() -> None:
     assert "\\x00" in document.find("testsuite").get("name") and "\\ufffe" in document.find("testsuite").get("name")
 
 
-def test_a_server_answering_huge_errors_keeps_the_report_small(cg, server: Any) -> None:
-    """A 422 of 500 KB per row: each failing case carries at most ci.MAX_JUNIT_TEXT characters of it."""
+def test_a_server_answering_huge_errors_keeps_the_report_small(cg, server: Any, monkeypatch, tmp_path: Path) -> None:
+    """A 422 of 500 KB per row: each failing case and annotation carries at most ci.MAX_JUNIT_TEXT characters."""
     sandbox = server()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     huge = "x" * 500_000
     Path("a.csv").write_text("Account Name\n" + "".join(f"A{n}\n" for n in range(30)))
     sandbox.fault(status=422, body=json.dumps({"message": "bad", "errors": {"Account Name": [huge]}}), count=30)
@@ -188,6 +190,8 @@ def test_a_server_answering_huge_errors_keeps_the_report_small(cg, server: Any) 
     report = checked("r.xml")
     assert len(report["failing"]) == 30
     assert Path("r.xml").stat().st_size < 30 * (ci.MAX_JUNIT_TEXT + 1000)
+    annotations = [line for line in result.stderr.splitlines() if line.startswith("::error")]
+    assert len(annotations) == ci.MAX_ANNOTATIONS and max(map(len, annotations)) < ci.MAX_JUNIT_TEXT + 1000
 
 
 def test_state_with_a_survey_mapping_counts_unchanged_rows_as_accepted(cg, server: Any) -> None:

@@ -20,7 +20,7 @@ MAX_ANNOTATIONS = 10  # GitHub shows only a few per kind and step
 MAX_SUMMARY_ROWS = 20
 MAX_CELL = 300  # characters of one Markdown table cell: the summary stays far below GitHub's 1 MiB per step
 MAX_JUNIT_CASES = 1000
-MAX_JUNIT_TEXT = 4000  # characters of one failure's text: a report of 1,000 cases stays a few MB
+MAX_JUNIT_TEXT = 4000  # characters of a failure's text in JUnit and in an annotation: a hostile 1 MiB stays out
 CI_MODES = ("github", "none")
 
 
@@ -63,7 +63,7 @@ def workflow_errors(file: str, findings: Sequence[Finding], total: int, where: s
     """`::error` workflow commands for the first few findings, then one line for the rest."""
     name = escape_property(workspace_path(file))
     lines = [
-        f"::error file={name},line={f.line},title={escape_property(f.title)}::{escape_data(f.message)}"
+        f"::error file={name},line={f.line},title={escape_property(f.title)}::{escape_data(f.message[:MAX_JUNIT_TEXT])}"
         for f in findings[:MAX_ANNOTATIONS]
     ]
     if total > MAX_ANNOTATIONS:
