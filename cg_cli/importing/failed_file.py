@@ -107,13 +107,17 @@ class FailedFile:
         appending = self.append and existed
         if appending:
             self.encoding = _encoding_of(self.path, self.encoding)
-        self._stream = self.path.open("a" if self.append else "w", encoding=self.encoding, newline="")
+        # Each line is checked to fit before it is written; backslashreplace is the last resort for a lone
+        # surrogate, which JSON reads back as the same string (\udfff).
+        self._stream = self.path.open(
+            "a" if self.append else "w", encoding=self.encoding, errors="backslashreplace", newline=""
+        )
         if self.format == "csv" and not appending:
             header = self._csv_line([*(self.header or []), ROW_COLUMN, ERROR_COLUMN])
             if not _fits(header, self.encoding):
                 self.encoding = "utf-8-sig"
                 self._stream.close()
-                self._stream = self.path.open("w", encoding=self.encoding, newline="")
+                self._stream = self.path.open("w", encoding=self.encoding, errors="backslashreplace", newline="")
             self._stream.write(header)
 
     def _become_utf8(self) -> None:
