@@ -31,6 +31,7 @@ class UnsendableText(JsonValueError):
 # A lone surrogate cannot be encoded as UTF-8 (nor sent); a byte order mark inside a value is what
 # joining two files leaves behind, and would reach the service as an invisible character.
 _UNSENDABLE = re.compile("[\ud800-\udfff\ufeff]")
+has_unsendable = _UNSENDABLE.search  # the fast test of a whole line or row; unsendable_character says why
 
 
 def unsendable_character(text: str) -> str | None:
@@ -80,10 +81,15 @@ def _no_constant(name: str) -> Any:
     raise JsonValueError(f"{name} is not a JSON value")
 
 
-def strict_json_loads(text: str) -> Any:
-    """json.loads that refuses what the API cannot take and Python would quietly accept (or crash on)."""
+def strict_json_loads(text: str, *, decoded: bool = False) -> Any:
+    """json.loads that refuses what the API cannot take and Python would quietly accept (or crash on).
+
+    `decoded`: the text was decoded from bytes, so a lone surrogate can be in it only as an escape."""
     # Each string is looked at only when the text may hold such a character, as itself or as an escape.
-    maybe = "\\u" in text or (not text.isascii() and _UNSENDABLE.search(text) is not None)
+    if decoded:
+        maybe = "\\u" in text or "\ufeff" in text
+    else:
+        maybe = "\\u" in text or (not text.isascii() and has_unsendable(text) is not None)
     pairs = _sendable_pairs if maybe else _no_duplicate_keys
     try:
         return json.loads(text, object_pairs_hook=pairs, parse_float=_finite, parse_constant=_no_constant)

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from cg_cli.errors import UsageError
-from cg_cli.records.body import JsonValueError, UnsendableText, strict_json_loads, unsendable_character
+from cg_cli.records.body import (
+    JsonValueError,
+    UnsendableText,
+    strict_json_loads,
+    unsendable_character,
+)
 from cg_cli.records.encodings import Encoding, choose_encoding, mojibake, refuse_utf8_read_as_legacy
 from cg_cli.records.files import check_readable_file
 
@@ -201,12 +206,14 @@ class RecordFile:
         assert self.header is not None
         header = self.header
         constants = dict(self.options.constants)
+        legacy = self.read_as.legacy
         line = self._csv.line_num + 1
         for number, cells in enumerate(self._safe_csv_rows(), start=1):
             error: str | None = None
             if len(cells) != len(header):
                 error = f"row has {len(cells)} cells but the header has {len(header)}"
-            elif not (joined := "".join(cells)).isascii() and (self.read_as.legacy or unsendable_character(joined)):
+            # Decoded text holds no lone surrogate: a BOM is the one character to look for.
+            elif not (joined := "".join(cells)).isascii() and (legacy or "\ufeff" in joined):
                 error = self._unsendable(cells, header)  # which cell, and why
             if error is not None:
                 yield Row(number, {}, cells, error, line)
@@ -231,6 +238,7 @@ class RecordFile:
         number = 0
         line_number = 0
         renames, constants = self.options.renames, dict(self.options.constants)
+        legacy = self.read_as.legacy
         while True:
             try:
                 line = self._stream.readline()
@@ -242,7 +250,7 @@ class RecordFile:
             if not line.strip():
                 continue
             number += 1
-            garbled = mojibake(line, self.encoding) if self.read_as.legacy else None
+            garbled = mojibake(line, self.encoding) if legacy else None
             if garbled is not None:
                 yield Row(number, {}, line.strip(), f"line {line_number}: {garbled}", line_number)
                 continue
@@ -318,7 +326,7 @@ def _renamed(row: Row, renames: Mapping[str, str], constants: dict[str, str], pa
 
 def _jsonl_row(number: int, line_number: int, line: str) -> Row:
     try:
-        data = strict_json_loads(line)
+        data = strict_json_loads(line, decoded=True)
     except json.JSONDecodeError as exc:
         return Row(number, {}, line, f"line {line_number}: invalid JSON at column {exc.colno}: {exc.msg}", line_number)
     except UnsendableText as exc:  # the object is whole: it goes to the failed file as it was
