@@ -542,3 +542,19 @@ def test_a_jsonl_failed_file_reads_back_to_the_same_objects(tmp_path: Path, code
         back = [row.original for row in rows]
     assert [{k: v for k, v in b.items() if k not in ("_row", "_error")} for b in back] == records
     assert all(b["_error"] == error for b in back)
+
+
+def test_survey_rows_in_cp1252_with_state_round_trip_through_the_failed_file(cg, server: Any) -> None:
+    """A combination: a survey mapping, --state, a legacy encoding, -o json, then the fixed failed file."""
+    sandbox = server()
+    Path("s.csv").write_bytes("Email,Score\nzoë@x.io,9\nbad,7\nrené@x.io,8\n".encode("cp1252"))
+    options = ("--mapping", "responses", "--encoding", "cp1252", "--state", "s.sqlite", "-o", "json")
+    first = cg("records", "import", "s.csv", *options)
+    assert first.exit_code == 6, first.output
+    assert json.loads(first.stdout)["failed"] == 1
+    failed = Path("s.failed.csv").read_bytes()
+    assert failed.decode("cp1252").splitlines()[1].startswith("bad,7,2,")
+    Path("s.failed.csv").write_bytes(failed.replace(b"bad,", "chloé@x.io,".encode("cp1252")))
+    again = cg("records", "import", "s.failed.csv", *options)
+    assert again.exit_code == 0, again.output
+    assert sorted(r["record"]["Email"] for r in sandbox.records()) == ["chloé@x.io", "rené@x.io", "zoë@x.io"]
