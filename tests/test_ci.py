@@ -123,7 +123,7 @@ def test_auth_token_is_masked_without_changing_what_is_captured(sandbox: Sandbox
 
 def test_reports_that_cannot_be_written_are_warnings(cg, server: Any, monkeypatch) -> None:
     """A report that fails as it is written does not undo the import (a JUnit path that can never be
-    written, such as one in a missing directory, is refused before the import: tests/test_edges.py)."""
+    written, such as one in a missing directory, is refused before the import: tests/test_edge_outputs.py)."""
     server()
     Path("a.csv").write_text("Account Name\nA\n")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
