@@ -237,6 +237,10 @@ def _check_file(
     from cg_cli.records.readers import RecordFile
 
     with RecordFile(file, options=options) as records:
+        if junit is not None:  # never the file it checks, never a FIFO waited on at the end
+            from cg_cli.importing.outputs import JUNIT, Output, check_outputs
+
+            check_outputs(file, [Output(JUNIT, junit)])
         columns = check_columns(mapping, records) if records.header is not None else None
         left_out = (
             f"; left out (ignored, never sent): {', '.join(columns.ignored)}" if columns and columns.ignored else ""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cg_cli.errors import CheckFailed, ExitCode, ImportEnded, UsageError
 from cg_cli.importing.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
 from cg_cli.importing.failed_file import FailedFile, default_failed_path
-from cg_cli.importing.importer import Importer, ImportResult, Progress, Sender, summary_json
+from cg_cli.importing.importer import MAX_KEPT_PROBLEMS, Importer, ImportResult, Progress, Sender, summary_json
 from cg_cli.importing.journal import (
     FAILED,
     SENT,
@@ -33,6 +33,7 @@ from cg_cli.importing.journal import (
     remove_regular_file,
     row_digest,
 )
+from cg_cli.importing.outputs import FAILED_FILE, JOURNAL, JUNIT, RESULTS_FILE, STATE, Output, check_outputs
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
 from cg_cli.records.checks import header_verdict
@@ -62,6 +63,7 @@ class ImportRequest:
     resume: bool = False
     restart: bool = False
     dry_run: bool = False
+    junit_path: Path | None = None  # written by the command; checked here with the other outputs
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,12 @@ class ImportRun:
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
         failed = FailedFile(
-            failed_path, records.format, records.source_header, append=resuming, delimiter=records.delimiter
+            failed_path,
+            records.format,
+            records.source_header,
+            append=resuming,
+            delimiter=records.delimiter,
+            encoding=records.read_as.for_writing,
         )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
@@ -275,16 +282,17 @@ class ImportRun:
                 journal.close()
 
     def _refuse_shared_paths(self, records: RecordFile) -> None:
-        """Before anything is read twice or written: no output may be the input, or another output."""
+        """Before anything is created, read twice or sent: every output can be opened, and none is the input."""
         request = self.request
         writes = not request.dry_run  # a dry run writes no journal or failed file
-        _refuse_overwriting_input(
-            request.file,
-            journal=self._journal_path if writes else None,
-            failed_file=self._failed_path(records) if writes else None,
-            results_file=request.results_path,
-            state=request.state_path,
-        )
+        outputs = [
+            (JOURNAL, self._journal_path if writes else None),
+            (FAILED_FILE, self._failed_path(records) if writes else None),
+            (RESULTS_FILE, request.results_path),
+            (STATE, request.state_path),
+            (JUNIT, request.junit_path),
+        ]
+        check_outputs(request.file, [Output(role, path) for role, path in outputs if path is not None])
 
     def _refuse_an_unfinished_journal(self) -> None:
         """An earlier run's journal and neither --resume nor --restart: say how that run ended, and the choices."""
@@ -345,22 +353,22 @@ class ImportRun:
             "journal": str(journal.path),
             "results_file": str(self.request.results_path) if self.request.results_path else None,
             "stopped_by": result.stopped_by.message if result.stopped_by else None,
-            "first_failures": [{"row": row, "line": line, "error": error} for row, line, error in result.failures],
+            "first_failures": [{"row": r, "line": n, "error": e} for r, n, e in result.failures[:MAX_KEPT_PROBLEMS]],
         }
         if self._duplicate_report is not None:
             summary["duplicate_keys"] = self._duplicate_report.keys
         line = progress_line(result)
+        ended = functools.partial(ImportEnded, summary=summary, failures=result.failures)  # failures: for CI reports
         resume_hint = f"rerun the same command with --resume to continue (journal {journal.path})"
         if result.stop_signal is not None:
             _end_quietly(journal, RunState.INTERRUPTED)
             what = "terminated" if result.stop_signal == "SIGTERM" else "interrupted"
-            raise ImportEnded(f"{what}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], summary, hint=resume_hint)
+            raise ended(f"{what}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], hint=resume_hint)
         if result.stopped_by is not None:  # credentials refused (3), service down (5), a journal (2), a bug (1)
             _end_quietly(journal, RunState.STOPPED, result.stopped_by.message)
-            raise ImportEnded(
+            raise ended(
                 f"stopped: {result.stopped_by.message}; {line}",
                 result.stopped_by.exit_code,
-                summary,
                 hint=f"make {journal.path} writable (free space, permissions), then {resume_hint}"
                 if isinstance(result.stopped_by, JournalError)
                 else resume_hint,
@@ -368,10 +376,9 @@ class ImportRun:
         if not_accepted:
             _end_quietly(journal, RunState.FAILED_ROWS)
             earlier = f" ({stats.failed_earlier} in an earlier run)" if stats.failed_earlier else ""
-            raise ImportEnded(
+            raise ended(
                 f"{not_accepted} row(s) failed{earlier}: {line}",
                 ExitCode.PARTIAL,
-                summary,
                 hint=f"the failed rows and their errors are in {failed_path}; fix them and import that file",
             )
         journal.remove()
@@ -416,21 +423,6 @@ def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> int:
             if previous is not None and previous[1] in (SENT, FAILED) and previous[0] == row_digest(row):
                 matched += 1
     return final - matched
-
-
-def _refuse_overwriting_input(input_path: str, **outputs: Path | None) -> None:
-    """No file an import writes may be the input, or another of them (results written over the journal...)."""
-    seen: dict[Path, str] = {} if input_path == "-" else {Path(input_path).resolve(): "the input file"}
-    for role, output in outputs.items():
-        if output is None:
-            continue
-        resolved = output.resolve()
-        if resolved in seen:
-            raise UsageError(
-                f"{output} is {seen[resolved]} and would be the {role.replace('_', ' ')} too: cg would overwrite it",
-                hint="name another path",
-            )
-        seen[resolved] = f"the {role.replace('_', ' ')}"
 
 
 def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:
