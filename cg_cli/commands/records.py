@@ -77,10 +77,15 @@ def put(
         body_configuration=json_input.configuration if json_input else None,
     )
     if not no_check:  # with a mapping its fields too; without, the value rules every type shares
-        from cg_cli.records.mappings import check_record, check_values
-
         known = target.mapping
-        problems = check_record(known, record) if known is not None else check_values(None, record)
+        if known is not None:
+            from cg_cli.records.mappings import check_record
+
+            problems = check_record(known, record)
+        else:
+            from cg_cli.records.values import record_problems  # light: a bare --config loads no mapping code
+
+            problems = record_problems(record)
         if problems:
             against = f" for mapping {known.name!r}" if known is not None else ""
             raise CheckFailed(f"{len(problems)} problem(s) with the record{against}; nothing was sent", problems)

@@ -14,6 +14,7 @@ from typing import Any
 from cg_cli.errors import UsageError
 from cg_cli.records.body import is_scalar
 from cg_cli.records.values import REQUIRED, value_problems
+from cg_cli.records.values import Problem as Problem  # re-exported: where check problems were always imported from
 
 TYPES = ("account", "contact", "multi-object", "survey-response")
 # Types whose push can send a survey: never resent once it may have arrived.
@@ -56,18 +57,6 @@ class Mapping:
     @property
     def sends_surveys(self) -> bool:
         return self.type in SURVEY_TYPES
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int | None
-    field: str | None
-    problem: str
-    suggestion: str | None = None
-    line: int | None = None  # the physical line of the file where the row starts (1 for the header)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "problem": self.problem, "suggestion": self.suggestion}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,18 @@ EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 @dataclass(frozen=True)
+class Problem:
+    row: int | None
+    field: str | None
+    problem: str
+    suggestion: str | None = None
+    line: int | None = None  # the physical line of the file where the row starts (1 for the header)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "problem": self.problem, "suggestion": self.suggestion}
+
+
+@dataclass(frozen=True)
 class ValueProblem:
     """One broken rule: `field` is where the API reports it, `label` what cg shows (a group: "Email or Phone")."""
 
@@ -68,6 +80,11 @@ def value_problems(record_type: str | None, record: Mapping[str, Any]) -> list[V
         if problem:
             problems.append(ValueProblem("Email", "Email", problem, "The record.Email must be a valid email address."))
     return problems
+
+
+def record_problems(record: Mapping[str, Any]) -> list[Problem]:
+    """The rules every type shares (no mapping known: a bare --config), as check problems."""
+    return [Problem(None, p.label, p.problem) for p in value_problems(None, record)]
 
 
 def phone_problem(value: Any) -> str | None:
