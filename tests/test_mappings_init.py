@@ -93,3 +93,32 @@ def test_the_sandbox_writes_its_own_mappings_for_mapping_names(tmp_path: Path) -
     names: dict[str, Any] = tomllib.loads(target.read_text())
     assert list(names) == ["mine", "accounts", "contacts"]
     assert names["accounts"]["reference"] == ACCOUNTS_REF and names["contacts"]["type"] == "contact"
+
+
+def test_the_readme_tour_runs_as_written_in_a_scratch_directory(tmp_path: Path) -> None:
+    """The README's two-minute tour, block as written, in bash against a real sandbox: files land in mktemp's dir."""
+    import os
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    cg = shutil.which("cg", path=str(Path(sys.executable).parent)) or "cg"
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    tour = re.findall(r"```sh\n(. .venv/bin/activate\ncd .*?)```", readme, re.S)[0]
+    tour = tour.replace(". .venv/bin/activate\n", "")
+    proc = spawn([cg, "sandbox", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        exports = "".join(proc.stdout.readline() for _ in range(3)) if proc.stdout else ""
+        env = {**os.environ, "CG_CONFIG_DIR": str(tmp_path / "cfg"), "PATH": f"{Path(cg).parent}:{os.environ['PATH']}"}
+        env["TMPDIR"] = str(tmp_path)
+        script = f"{exports}\n{tour}\npwd > {tmp_path}/where\n"
+        done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        proc.send_signal(2)
+        proc.wait(timeout=10)
+    scratch = Path((tmp_path / "where").read_text().strip())
+    assert scratch.parent == tmp_path and (scratch / "cg-mappings.toml").is_file()
+    assert "Imported accounts.csv: 2 sent, 0 failed" in done.stderr, done.stderr
+    assert "left out (ignored, never sent): Account ID" in done.stderr
+    assert not (Path(__file__).resolve().parent.parent / "accounts.csv").exists()
