@@ -61,7 +61,8 @@ def test_the_pasted_line_makes_the_import_pass_and_nothing_ignored_leaves(cg, cr
     _with_ignore(PASTE)
     result = cg("records", "import", "export.csv", "--mapping", "accounts")
     assert result.exit_code == 0, result.output
-    assert "left out (ignored, never sent): Account ID, Billing City, Description" in result.stderr
+    preflight = next(line for line in result.stderr.splitlines() if line.startswith("reading export.csv:"))
+    assert "; left out (ignored, never sent): Account ID, Billing City, Description;" in preflight
     _assert_nothing_ignored_sent(crm)
 
 

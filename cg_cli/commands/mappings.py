@@ -242,10 +242,7 @@ def _check_file(
 
             check_outputs(file, [Output(JUNIT, junit)])
         columns = check_columns(mapping, records) if records.header is not None else None
-        left_out = (
-            f"; left out (ignored, never sent): {', '.join(columns.ignored)}" if columns and columns.ignored else ""
-        )
-        render.note(f"reading {file}: {records.described}{left_out}")
+        render.note(f"reading {file}: {records.described}")
         found = check_file(mapping, records, columns)
     report_check(ci_mode, junit, file, mapping.name, found.shown, found.rows)
     extra: dict[str, object] = found.as_json()

@@ -37,10 +37,9 @@ def check_header(
 
 @dataclass(frozen=True)
 class ColumnCheck:
-    """What a file's columns mean for a mapping: problems, what is left out, and the line that would ignore the rest."""
+    """What a file's columns mean for a mapping: problems, and the line that would ignore the unknown ones."""
 
     problems: list[Problem]
-    ignored: list[str]  # columns in the file never sent (the mapping's ignore, --ignore)
     ignore_line: str  # `ignore = [...]` covering the unknown columns no heading is a typo away from; "" when none
 
 
@@ -53,14 +52,13 @@ def check_columns(mapping: Mapping, records: RecordFile) -> ColumnCheck:
     problems += [
         Problem(p.row, f"{p.field} (--set)", p.problem, p.suggestion) for p in check_fields(mapping, constants)
     ]
-    ignored = [s for h, s in zip(header, source, strict=True) if h in ignore or s in ignore]
     known = set(mapping.fields) | RESERVED_COLUMNS | set(ignore)
     unknown = [s for h, s in zip(header, source, strict=True) if h not in known and s not in known]
     to_ignore = [c for c in unknown if suggest(c, mapping.fields) is None and c not in mapping.ignore]
     line = ""
     if to_ignore:
         line = "ignore = [" + ", ".join(json.dumps(c, ensure_ascii=False) for c in [*mapping.ignore, *to_ignore]) + "]"
-    return ColumnCheck(problems, ignored, line)
+    return ColumnCheck(problems, line)
 
 
 def refuse_columns(mapping: Mapping, found: ColumnCheck, what: str) -> CheckFailed:
@@ -76,7 +74,7 @@ def refuse_columns(mapping: Mapping, found: ColumnCheck, what: str) -> CheckFail
 def header_verdict(mapping: Mapping, records: RecordFile, what: str, *, check: bool) -> list[str]:
     """The pre-flight notices of an import's header (what is left out, what --no-check sends); raises its refusal."""
     found = check_columns(mapping, records)
-    notices = [f"left out (ignored, never sent): {', '.join(found.ignored)}"] if found.ignored else []
+    notices: list[str] = []  # what is left out is named in the pre-flight line (RecordFile.described)
     if found.problems and not check:
         notices.append(
             f"--no-check: {len(found.problems)} column(s) the mapping does not know are sent as they are "

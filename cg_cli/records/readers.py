@@ -125,7 +125,10 @@ class RecordFile:
         encoding = self.read_as.name + (f" ({self.read_as.note})" if self.read_as.note else "")
         if self.format == "jsonl":
             return f"JSONL, {encoding}"
-        return f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {encoding}"
+        ignore, pairs = self.options.ignore, zip(self.header or [], self.source_header or [], strict=True)
+        ignored = [s for h, s in pairs if h in ignore or s in ignore]
+        left_out = f"; left out (ignored, never sent): {', '.join(ignored)}" if ignored else ""
+        return f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {encoding}{left_out}"
 
     def _open(self) -> IO[str]:
         if self.path == "-":
