@@ -122,3 +122,17 @@ def test_the_readme_tour_runs_as_written_in_a_scratch_directory(tmp_path: Path) 
     assert "Imported accounts.csv: 2 sent, 0 failed" in done.stderr, done.stderr
     assert "left out (ignored, never sent): Account ID" in done.stderr
     assert not (Path(__file__).resolve().parent.parent / "accounts.csv").exists()
+
+
+def test_a_symlinked_mapping_file_is_written_through_and_stays_a_link(cg, tmp_path: Path) -> None:
+    shared = tmp_path / "shared.toml"
+    shared.write_text('[old]\nreference = "o"\ntype = "account"\nfields = ["Account Name"]\n')
+    Path("cg-mappings.toml").symlink_to(shared)
+    assert cg("mappings", "init", "contacts", "--config", "contact", "--type", "contact").exit_code == 0
+    assert Path("cg-mappings.toml").is_symlink()
+    assert list(tomllib.loads(shared.read_text())) == ["old", "contacts"]
+
+
+def test_an_unwritable_place_is_a_usage_error_and_leaves_no_temporary_file(cg, tmp_path: Path) -> None:
+    result = cg("mappings", "init", "a", "--config", "r", "--type", "account", "--mappings-file", "no/such/dir/m.toml")
+    assert result.exit_code == 2 and "cannot write no/such/dir/m.toml" in result.stderr

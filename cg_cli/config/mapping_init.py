@@ -88,7 +88,7 @@ def add_mapping(path: Path, mapping: Mapping, *, force: bool) -> Written:
         text = _without_table(text, mapping.name)
     new_text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + render_table(mapping)
     parse_mappings(new_text, path)  # what is written must load
-    _write_atomically(path, new_text)
+    _write_atomically(path.resolve() if path.is_symlink() else path, new_text)  # a symlinked file stays linked
     return Written(path, mapping, created, replaced)
 
 
