@@ -161,3 +161,38 @@ def test_a_fifo_as_mapping_file_never_blocks_a_tab(files: Path) -> None:
     )
     done = subprocess.run([bash, "--norc", "-c", script], capture_output=True, text=True, env=_env(files), timeout=60)
     assert done.stdout.strip() == "offered:"
+
+
+ZPTY_SCRIPT = r"""
+zmodload zsh/zpty
+zpty z "zsh -f -i"
+zpty -w z 'PS1="PROMPT> "; fpath=(%(functions)s $fpath); autoload -Uz compinit && compinit -u -d %(dump)s; echo READY'
+zpty -r z out '*READY*'
+zpty -w -n z $'%(line)s\t'
+out=""
+for i in {1..300}; do  # polls until the menu shows (up to a minute under load): no timing is asserted
+  sleep 0.2
+  while zpty -r -t z chunk; do out+=$chunk; done
+  [[ $out == *%(last)s* ]] && break
+done
+print -r -- "$out"
+zpty -d z
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("cg --region ", ["au", "eu", "us"]), ("cg records put --mapping ", ["accounts", "contacts"])],
+)
+def test_zsh_a_real_tab_in_an_interactive_shell_lists_the_values(files: Path, line: str, expected: list[str]) -> None:
+    """The install line of `cg completion --help` in an interactive zsh, and a Tab typed on its terminal."""
+    zsh = _shell("zsh")
+    functions = files / "home" / ".zfunc"
+    functions.mkdir()
+    (functions / "_cg").write_text(subprocess.run([CG, "completion", "zsh"], capture_output=True, text=True).stdout)
+    script = ZPTY_SCRIPT % {"functions": functions, "dump": files / "zdump", "line": line, "last": expected[-1]}
+    done = subprocess.run([zsh, "-f", "-c", script], capture_output=True, text=True, env=_env(files), timeout=120)
+    import re
+
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", done.stdout).replace("\r", "\n")  # terminal codes out
+    assert expected in [row.split() for row in screen.splitlines()], screen

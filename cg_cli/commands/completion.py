@@ -19,7 +19,8 @@ Install it once for your shell (a new shell picks it up):
   zsh:  mkdir -p ~/.zfunc && cg completion zsh > ~/.zfunc/_cg
         then in ~/.zshrc, before compinit (or add it):
         fpath=(~/.zfunc $fpath); autoload -Uz compinit && compinit
-  fish: cg completion fish > ~/.config/fish/completions/cg.fish
+  fish: mkdir -p ~/.config/fish/completions
+        cg completion fish > ~/.config/fish/completions/cg.fish
 Or try it in the current bash:
   source <(cg completion bash)
 """
