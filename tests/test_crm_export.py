@@ -135,3 +135,28 @@ def test_a_fifo_is_never_peeked_for_its_format(cg, crm: SandboxHandle) -> None:
     os.mkfifo("pipe.txt")  # opening it to look for a BOM would block with no writer, or eat its first bytes
     result = cg("records", "import", "pipe.txt", "--mapping", "accounts", "--dry-run")
     assert result.exit_code == 2 and "not a regular file" in result.stderr
+
+
+def test_with_state_a_change_in_an_ignored_column_sends_no_second_survey(cg, make_sandbox: Any) -> None:
+    surveys = Mapping("responses", "resp-ref", "survey-response", ("Email", "Score"), ignore=("Notes",))
+    server = make_sandbox(mappings=[surveys])
+    Path("cg-mappings.toml").write_text(
+        '[responses]\nreference = "resp-ref"\ntype = "survey-response"\n'
+        'fields = ["Email", "Score"]\nignore = ["Notes"]\n'
+    )
+    Path("r.csv").write_text("Email,Score,Notes\na@x.io,9,first call\n")
+    first = cg("records", "import", "r.csv", "-m", "responses", "--state", "s.db", "-o", "json")
+    assert first.exit_code == 0 and json.loads(first.stdout)["sent"] == 1
+    Path("r.csv").write_text("Email,Score,Notes\na@x.io,9,second call: still angry\n")
+    again = cg("records", "import", "r.csv", "-m", "responses", "--state", "s.db", "-o", "json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["sent"] == 0  # what would be sent did not change
+    assert len(server.records()) == 1 and "angry" not in server.records()[0]["body"]
+
+
+def test_mappings_show_lists_the_ignored_columns(cg, crm: SandboxHandle) -> None:
+    _with_ignore(PASTE)
+    assert json.loads(cg("mappings", "show", "accounts", "-o", "json").stdout)["ignore"] == list(IGNORED)
+    assert (
+        "Ignored export columns (never sent): Account ID, Billing City, Description."
+        in cg("mappings", "show", "accounts").stderr
+    )

@@ -86,6 +86,7 @@ def show(ctx: typer.Context, name: MappingName, mappings_file: MappingsFileOptio
                 "reference": mapping.reference,
                 "fields": list(mapping.fields),
                 "required": [" or ".join(group) for group in mapping.required_groups],
+                "ignore": list(mapping.ignore),
             }
         )
         return
@@ -99,6 +100,8 @@ def show(ctx: typer.Context, name: MappingName, mappings_file: MappingsFileOptio
     render.table(None, ("Field Heading", "Required"), rows)
     groups = [" or ".join(group) for group in mapping.required_groups]
     render.note(f"Each record needs: {'; '.join(groups)}.")
+    if mapping.ignore:
+        render.note(f"Ignored export columns (never sent): {', '.join(mapping.ignore)}.")
 
 
 INIT_EXAMPLES = """\b
