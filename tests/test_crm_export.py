@@ -160,3 +160,11 @@ def test_mappings_show_lists_the_ignored_columns(cg, crm: SandboxHandle) -> None
         "Ignored export columns (never sent): Account ID, Billing City, Description."
         in cg("mappings", "show", "accounts").stderr
     )
+
+
+@pytest.mark.parametrize("line", ['ignore = "Account ID"', "ignore = [1]", 'ignore = [" "]'])
+def test_a_malformed_ignore_list_is_a_load_error_naming_its_line(cg, crm: SandboxHandle, line: str) -> None:
+    _with_ignore(line)
+    result = cg("records", "import", "export.csv", "-m", "accounts")
+    assert result.exit_code == 2 and "line 5: mapping 'accounts': ignore lists export columns" in result.stderr
+    assert crm.records() == []
