@@ -47,6 +47,7 @@ Examples:
   cg records import accounts.csv -m accounts --resume  # after a stop
   cg records import export.csv -m accounts --dry-run   # check rows, send none
   cg records import export.csv -m accounts --state s.db   # only what changed
+  cg records import export.csv -m accounts --ignore "Account ID"   # not sent
   producer | cg records import - --format jsonl --config REF
 \b
 CSV: a header row of Field Headings (UTF-8, BOM or not); an empty cell leaves
