@@ -120,13 +120,17 @@ class CheckFailed(CgError):
 
     exit_code = ExitCode.VALIDATION
 
-    def __init__(self, message: str, problems: list[Any], *, report: bool = False) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, problems: list[Any], *, report: bool = False, hint: str | None = None, paste: str = ""
+    ) -> None:
+        super().__init__(message, hint)
         self.problems = problems
         self.report = report
+        self.paste = paste  # a line to paste into the mapping file (`ignore = [...]`), shown on its own
 
     def details(self) -> dict[str, Any]:
-        return {**self.extra, "problems": [p.as_json() for p in self.problems]}
+        pasted = {"ignore_line": self.paste} if self.paste else {}
+        return {**self.extra, "problems": [p.as_json() for p in self.problems], **pasted}
 
 
 class ImportEnded(CgError):
@@ -135,10 +139,18 @@ class ImportEnded(CgError):
     could not be written (2), Ctrl-C (130) or SIGTERM (143).
     Carries the run's summary, which joins the JSON document for this error."""
 
-    def __init__(self, message: str, exit_code: ExitCode, summary: dict[str, Any], hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        exit_code: ExitCode,
+        summary: dict[str, Any],
+        hint: str | None = None,
+        failures: list[tuple[int, int, str]] | None = None,
+    ) -> None:
         super().__init__(message, hint)
         self.exit_code = exit_code
         self.summary = summary
+        self.failures = failures or []  # the failed rows kept for CI reports: (row, line, error)
 
     def details(self) -> dict[str, Any]:
         return {**self.extra, **self.summary}

@@ -19,6 +19,7 @@ from cg_cli.commands.common import (
     DelimiterOption,
     EncodingOption,
     FormatOption,
+    IgnoreOption,
     MappingOption,
     MappingsFileOption,
     NoCheckOption,
@@ -30,6 +31,7 @@ from cg_cli.commands.common import (
     read_options,
     settings_for,
 )
+from cg_cli.commands.completers import complete_duplicates
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from cg_cli.output import render
 
@@ -45,6 +47,7 @@ Examples:
   cg records import accounts.csv -m accounts --resume  # after a stop
   cg records import export.csv -m accounts --dry-run   # check rows, send none
   cg records import export.csv -m accounts --state s.db   # only what changed
+  cg records import export.csv -m accounts --ignore "Account ID"   # not sent
   producer | cg records import - --format jsonl --config REF
 \b
 CSV: a header row of Field Headings (UTF-8, BOM or not); an empty cell leaves
@@ -65,12 +68,14 @@ def import_records(
     encoding: EncodingOption = None,
     rename: RenameOption = None,
     set_fields: SetOption = None,
+    ignore: IgnoreOption = None,
     duplicates: Annotated[
         str,
         typer.Option(
             "--duplicates",
             help="Rows sharing an identity key: send all in file order, only the last, or refuse the file.",
             metavar="ordered|last|error",
+            autocompletion=complete_duplicates,
         ),
     ] = "ordered",
     state: Annotated[
@@ -142,7 +147,7 @@ def import_records(
     request = ImportRequest(
         file=file,
         target=target,
-        read=read_options(file_format, delimiter, encoding, rename, set_fields, target.mapping),
+        read=read_options(file_format, delimiter, encoding, rename, set_fields, target.mapping, ignore),
         check=not no_check,
         duplicates=DuplicatePolicy(duplicates),
         results_path=results,
@@ -155,6 +160,7 @@ def import_records(
         resume=resume,
         restart=restart,
         dry_run=dry_run,
+        junit_path=junit,
     )
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys, pass_throttling=True)
     new_sender = None if dry_run else _sender_factory(settings, options)
@@ -164,13 +170,13 @@ def import_records(
             report = run.run()
     except ImportEnded as ended:  # failed rows, a stop, a signal: CI still gets its annotations and summary
         if not dry_run:
-            report_import(ci_mode, junit, file, ended.summary, ended.message)
+            report_import(ci_mode, junit, file, ended.summary, ended.message, ended.failures)
         raise
     except CheckFailed as refused:  # the header (or --duplicates error): nothing was sent
         report_check(ci_mode, junit, file, mapping or config or "", refused.problems, 0)
         raise
     if not dry_run:
-        report_import(ci_mode, junit, file, report.summary, report.message)
+        report_import(ci_mode, junit, file, report.summary, report.message, [])
     if settings.json_output:
         render.json_out({"ok": True, **report.summary})
     render.note(report.message)
@@ -228,7 +234,8 @@ def _stop_on_signals(run: ImportRun) -> Iterator[None]:
             os._exit(int(exit_codes.get(signal.Signals(signum), ExitCode.INTERRUPTED)))
         stopping = True
         run.request_stop(signal.Signals(signum).name)
-        os.write(2, b"stopping: finishing the requests in flight (a second Ctrl-C quits at once)\n")
+        again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        os.write(2, f"stopping: finishing the requests in flight (a second {again} quits at once)\n".encode())
 
     previous = {signum: signal.signal(signum, on_signal) for signum in exit_codes}
     try:

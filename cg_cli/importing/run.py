@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cg_cli.errors import CheckFailed, ExitCode, ImportEnded, UsageError
 from cg_cli.importing.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
 from cg_cli.importing.failed_file import FailedFile, default_failed_path
-from cg_cli.importing.importer import Importer, ImportResult, Progress, Sender, summary_json
+from cg_cli.importing.importer import MAX_KEPT_PROBLEMS, Importer, ImportResult, Progress, Sender, summary_json
 from cg_cli.importing.journal import (
     FAILED,
     SENT,
@@ -33,10 +33,12 @@ from cg_cli.importing.journal import (
     remove_regular_file,
     row_digest,
 )
+from cg_cli.importing.outputs import FAILED_FILE, JOURNAL, JUNIT, RESULTS_FILE, STATE, Output, check_outputs
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
 from cg_cli.importing.stats import pace_words
-from cg_cli.records.mappings import Problem, check_fields, check_header
+from cg_cli.records.checks import header_verdict
+from cg_cli.records.mappings import Problem
 from cg_cli.records.readers import ReadOptions, RecordFile
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ class ImportRequest:
     resume: bool = False
     restart: bool = False
     dry_run: bool = False
+    junit_path: Path | None = None  # written by the command; checked here with the other outputs
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,8 @@ class ImportRun:
         if request.duplicates == DuplicatePolicy.ERROR and report.keys:
             index.close()
             problems = [
-                Problem(r.rows[0], r.key, f"also on rows {', '.join(map(str, r.rows[1:]))}") for r in report.first
+                Problem(r.rows[0], r.key, f"also on row{'s' * (len(r.rows) > 2)} {', '.join(map(str, r.rows[1:]))}")
+                for r in report.first
             ]
             raise CheckFailed(
                 f"{report.keys} identity key(s) repeat in {request.file} (--duplicates error); nothing was sent",
@@ -183,20 +187,12 @@ class ImportRun:
         return seen is not None and seen == self._fingerprint
 
     def _check_header(self, records: RecordFile) -> None:
+        """Refuse columns the mapping does not know (the typo guard); name what is left out, or sent unchecked."""
         mapping = self.request.target.mapping
-        if mapping is None or records.header is None or not self.request.check:
-            return
-        problems = check_header(mapping, records.header, records.source_header)
-        constants = list(self.request.read.constants)
-        problems += [
-            Problem(p.row, f"{p.field} (--set)", p.problem, p.suggestion) for p in check_fields(mapping, constants)
-        ]
-        if problems:
-            raise CheckFailed(
-                f"the header of {self.request.file} has {len(problems)} column(s) the mapping does not know; "
-                "nothing was sent",
-                problems,
-            )
+        if mapping is not None and records.header is not None:
+            for notice in header_verdict(mapping, records, f"the header of {_named(self.request.file)}",
+                                         check=self.request.check):  # fmt: skip
+                self._notice(notice)
 
     def _importer_for(self, records: RecordFile, **kwargs: Any) -> Importer:
         request = self.request
@@ -235,8 +231,8 @@ class ImportRun:
         }
         line = f"{stats.valid} row(s) would be sent, {stats.failed} would fail; nothing was sent"
         if stats.failed:
-            raise ImportEnded(f"dry run of {self.request.file}: {line}", ExitCode.VALIDATION, summary)
-        return ImportReport(f"Dry run of {self.request.file}: {line}.", summary)
+            raise ImportEnded(f"dry run of {_named(self.request.file)}: {line}", ExitCode.VALIDATION, summary)
+        return ImportReport(f"Dry run of {_named(self.request.file)}: {line}.", summary)
 
     def _import(self, records: RecordFile, duplicates: DuplicateIndex | None, state: StateStore | None) -> ImportReport:
         request = self.request
@@ -246,7 +242,12 @@ class ImportRun:
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
         failed = FailedFile(
-            failed_path, records.format, records.source_header, append=resuming, delimiter=records.delimiter
+            failed_path,
+            records.format,
+            records.source_header,
+            append=resuming,
+            delimiter=records.delimiter,
+            encoding=records.read_as.for_writing,
         )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
@@ -282,16 +283,17 @@ class ImportRun:
                 journal.close()
 
     def _refuse_shared_paths(self, records: RecordFile) -> None:
-        """Before anything is read twice or written: no output may be the input, or another output."""
+        """Before anything is created, read twice or sent: every output can be opened, and none is the input."""
         request = self.request
         writes = not request.dry_run  # a dry run writes no journal or failed file
-        _refuse_overwriting_input(
-            request.file,
-            journal=self._journal_path if writes else None,
-            failed_file=self._failed_path(records) if writes else None,
-            results_file=request.results_path,
-            state=request.state_path,
-        )
+        outputs = [
+            (JOURNAL, self._journal_path if writes else None),
+            (FAILED_FILE, self._failed_path(records) if writes else None),
+            (RESULTS_FILE, request.results_path),
+            (STATE, request.state_path),
+            (JUNIT, request.junit_path),
+        ]
+        check_outputs(request.file, [Output(role, path) for role, path in outputs if path is not None])
 
     def _refuse_an_unfinished_journal(self) -> None:
         """An earlier run's journal and neither --resume nor --restart: say how that run ended, and the choices."""
@@ -352,22 +354,22 @@ class ImportRun:
             "journal": str(journal.path),
             "results_file": str(self.request.results_path) if self.request.results_path else None,
             "stopped_by": result.stopped_by.message if result.stopped_by else None,
-            "first_failures": [{"row": row, "line": line, "error": error} for row, line, error in result.failures],
+            "first_failures": [{"row": r, "line": n, "error": e} for r, n, e in result.failures[:MAX_KEPT_PROBLEMS]],
         }
         if self._duplicate_report is not None:
             summary["duplicate_keys"] = self._duplicate_report.keys
         line = progress_line(result)
+        ended = functools.partial(ImportEnded, summary=summary, failures=result.failures)  # failures: for CI reports
         resume_hint = f"rerun the same command with --resume to continue (journal {journal.path})"
         if result.stop_signal is not None:
             _end_quietly(journal, RunState.INTERRUPTED)
             what = "terminated" if result.stop_signal == "SIGTERM" else "interrupted"
-            raise ImportEnded(f"{what}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], summary, hint=resume_hint)
+            raise ended(f"{what}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], hint=resume_hint)
         if result.stopped_by is not None:  # credentials refused (3), service down (5), a journal (2), a bug (1)
             _end_quietly(journal, RunState.STOPPED, result.stopped_by.message)
-            raise ImportEnded(
+            raise ended(
                 f"stopped: {result.stopped_by.message}; {line}",
                 result.stopped_by.exit_code,
-                summary,
                 hint=f"make {journal.path} writable (free space, permissions), then {resume_hint}"
                 if isinstance(result.stopped_by, JournalError)
                 else resume_hint,
@@ -375,15 +377,14 @@ class ImportRun:
         if not_accepted:
             _end_quietly(journal, RunState.FAILED_ROWS)
             earlier = f" ({stats.failed_earlier} in an earlier run)" if stats.failed_earlier else ""
-            raise ImportEnded(
+            raise ended(
                 f"{not_accepted} row(s) failed{earlier}: {line}",
                 ExitCode.PARTIAL,
-                summary,
                 hint=f"the failed rows and their errors are in {failed_path}; fix them and import that file",
             )
         journal.remove()
         summary["journal"] = None
-        return ImportReport(f"Imported {self.request.file}: {line}.", summary)
+        return ImportReport(f"Imported {_named(self.request.file)}: {line}.", summary)
 
 
 def progress_line(result: ImportResult) -> str:
@@ -424,25 +425,14 @@ def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> int:
     return final - matched
 
 
-def _refuse_overwriting_input(input_path: str, **outputs: Path | None) -> None:
-    """No file an import writes may be the input, or another of them (results written over the journal...)."""
-    seen: dict[Path, str] = {} if input_path == "-" else {Path(input_path).resolve(): "the input file"}
-    for role, output in outputs.items():
-        if output is None:
-            continue
-        resolved = output.resolve()
-        if resolved in seen:
-            raise UsageError(
-                f"{output} is {seen[resolved]} and would be the {role.replace('_', ' ')} too: cg would overwrite it",
-                hint="name another path",
-            )
-        seen[resolved] = f"the {role.replace('_', ' ')}"
-
-
 def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:
     # If it cannot be written, the journal's state stays "running": described as a run that did not finish.
     with contextlib.suppress(JournalError):
         journal.end_run(state, reason)
+
+
+def _named(file: str) -> str:
+    return "stdin" if file == "-" else file
 
 
 def _no_sender() -> Sender:

@@ -81,7 +81,7 @@ def status_error(response: requests.Response, service: str, options: HttpOptions
     retry_after = response.headers.get("Retry-After")
     throttled = status == 429 or (status == 503 and retry_after is not None)
     passed = throttled and options.pass_throttling
-    retried = f" after {options.retries} retries" if status in RETRY_STATUSES and options.retries and not passed else ""
+    retried = _after(options.retries) if status in RETRY_STATUSES and not passed else ""
     what = f"the {service} answered {status} {response.reason or ''}".rstrip() + retried + message_suffix(response)
     if throttled:
         return Throttled(what, status=status, retry_after=parse_retry_after(retry_after))
@@ -114,7 +114,7 @@ def network_error(exc: BaseException, url: str, options: HttpOptions) -> Network
         what = f"cannot reach {host} ({describe_cause(exc)})"
     if reached and not options.resend_after_send:
         return NetworkError(f"{what}; {MAYBE_ARRIVED}", hint=CHECK_ARRIVED, maybe_delivered=True)
-    retried = f" after {options.retries} retries" if options.retries and not isinstance(cause, MalformedAnswer) else ""
+    retried = _after(options.retries) if not isinstance(cause, MalformedAnswer) else ""
     return NetworkError(what + retried, hint=hint)
 
 
@@ -129,6 +129,11 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+def _after(retries: int) -> str:
+    """' after 1 retry', ' after 3 retries'; '' when none were allowed."""
+    return f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
 
 
 def is_malformed(error: BaseException | None) -> bool:
