@@ -288,3 +288,14 @@ def test_the_level_holds_rows_back_and_a_finished_one_lets_the_next_go() -> None
     for thread in threads:
         thread.join(5)
     assert peak == 2 and pace.figures().settled_at in (1, 2)
+
+
+def test_the_progress_line_and_the_summary_say_the_pace() -> None:
+    from cg_cli.importing.stats import ImportStats, pace_words
+    from cg_cli.output.progress import pace
+
+    stats = ImportStats(sent=10, throttled=12, in_flight=6, level=8, settled_at=6)
+    assert pace(stats) == "6 in flight, throttled 12×"
+    assert pace_words(stats) == "throttled 12×, settled at 6 in flight, "
+    calm = ImportStats(in_flight=3)
+    assert pace(calm) == "3 in flight" and pace_words(calm) == ""
