@@ -110,6 +110,8 @@ class AdaptiveLimit:
         self._accepted.append(now)
         while self._accepted and self._accepted[0] < now - 1.0:
             self._accepted.popleft()
+        if self.fixed and self.level >= self.ceiling:
+            return  # at its ceiling, a fixed level has nothing to learn from a round
         if now - latency < self._shrunk_at:
             return  # sent before the level last came down: it says nothing about the new level
         self._round.append(latency)
@@ -266,10 +268,14 @@ class Pace:
         """Threads to start: one per place the level may ever reach."""
         return self.limit.ceiling
 
-    def figures(self) -> PaceFigures:
+    def figures(self, *, settled: bool = True) -> PaceFigures:
+        """The pace now; `settled` (the level most requests went at) only when asked: the progress
+        line reads the rest after every row, without a lock (a snapshot of a few ints)."""
+        if not settled:
+            return PaceFigures(self.throttled, self._in_flight, self.limit.allowed, None)
         with self._lock:
-            settled = self._levels.most_common(1)[0][0] if self._levels else None
-            return PaceFigures(self.throttled, self._in_flight, self.limit.allowed, settled)
+            level = self._levels.most_common(1)[0][0] if self._levels else None
+            return PaceFigures(self.throttled, self._in_flight, self.limit.allowed, level)
 
     def send(self, put: Callable[[], None], stop: threading.Event) -> None:
         """Send one row at the run's pace: returns when it was accepted.

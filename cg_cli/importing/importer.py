@@ -101,7 +101,6 @@ class Importer:
         self._stop = threading.Event()
         self._senders: list[Sender] = []  # every sender made; the idle ones wait in `_idle`, last used first
         self._idle: list[Sender] = []
-        self._senders_lock = threading.Lock()
         self._todo: queue.Queue[_Job | None] = queue.Queue(maxsize=2 * workers)
         self._outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
         self._pending = 0  # jobs given to the workers, outcome not yet back
@@ -160,7 +159,7 @@ class Importer:
             sender.close()
         self._flush_in_order(final=True)
         self.result.stats.finished = time.monotonic()
-        self._report()
+        self._report(final=True)
         if failure is not None:
             raise failure
         return self.result
@@ -378,8 +377,8 @@ class Importer:
             self.result.stopped_by = error
         self._stop.set()
 
-    def _report(self) -> None:
-        pace, stats = self._pace.figures(), self.result.stats
+    def _report(self, *, final: bool = False) -> None:
+        pace, stats = self._pace.figures(settled=final), self.result.stats
         stats.throttled, stats.in_flight, stats.level, stats.settled_at = (
             pace.throttled,
             pace.in_flight,
@@ -405,17 +404,15 @@ class Importer:
     def _put(self, content_type: str, payload: bytes) -> None:
         """Send on an idle sender (its keep-alive connection), taken only once the row has its place in the
         pace: as many connections as requests were ever in flight, not one per worker thread."""
-        with self._senders_lock:
-            sender = self._idle.pop() if self._idle else None
-        if sender is None:
+        try:
+            sender = self._idle.pop()  # list.pop and append are atomic: no lock on the way of every row
+        except IndexError:
             sender = self._new_sender()
-            with self._senders_lock:
-                self._senders.append(sender)
+            self._senders.append(sender)
         try:
             sender.put(content_type, payload)
         finally:
-            with self._senders_lock:
-                self._idle.append(sender)
+            self._idle.append(sender)
 
     def _send(self, job: _Job) -> _Outcome:
         if self._stop.is_set():
