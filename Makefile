@@ -18,6 +18,8 @@ help:
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks against the sandbox, side by side with HTTPie and curl"
 	@echo "make dist    build the sdist and wheel, and check them with twine"
+	@echo "make mutation  mutmut over the rule modules, a score per module (slow; see docs/testing.md)"
+	@echo "make test-random  the suite in a random order (pytest-random-order; SEED=N repeats an order)"
 
 $(STAMP): pyproject.toml $(PYTHON_ID)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -34,14 +36,28 @@ setup: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
+# The suite in a random order; the seed is printed, SEED=N repeats an order (every xdist worker needs the same one).
+test-random: $(STAMP)
+	seed=$${SEED:-$$RANDOM}
+	echo "make test-random SEED=$$seed"
+	$(PY) -m pytest -n 2 -q -p random_order --random-order-bucket=global --random-order-seed=$$seed
+
+$(VENV)/.mutation-stamp: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,mutation]'
+	touch $@
+
+# Not in .ci/run (minutes per module); MUTATION_ARGS="--only scrubber --budget 300" narrows a run.
+mutation: $(VENV)/.mutation-stamp
+	$(PY) tools/mutation.py $(MUTATION_ARGS)
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check cg_cli tests bench
-	$(VENV)/bin/ruff format --check cg_cli tests bench
+	$(VENV)/bin/ruff check cg_cli tests bench tools
+	$(VENV)/bin/ruff format --check cg_cli tests bench tools
 	$(VENV)/bin/mypy
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix cg_cli tests bench
-	$(VENV)/bin/ruff format cg_cli tests bench
+	$(VENV)/bin/ruff check --fix cg_cli tests bench tools
+	$(VENV)/bin/ruff format cg_cli tests bench tools
 
 dist: $(STAMP)
 	rm -rf dist
@@ -92,4 +108,4 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help setup test lint format bench demo dist clean
+.PHONY: help setup test test-random mutation lint format bench demo dist clean
