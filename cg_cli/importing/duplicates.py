@@ -39,6 +39,9 @@ class DuplicateReport(NamedTuple):
     rows: int  # rows holding such a key
     first: list[Repeat]
 
+    def as_json(self) -> dict[str, object]:
+        return {"keys": self.keys, "rows": self.rows, "first": [{"key": r.key, "rows": r.rows} for r in self.first]}
+
     def describe(self) -> str:
         if not self.keys:
             return "no identity key repeats"
