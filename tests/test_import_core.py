@@ -263,13 +263,14 @@ def test_stop_request_finishes_rows_in_flight_and_says_which_signal() -> None:
 def test_rate_limited_workers_stop_promptly() -> None:
     service = FakeService()
     file = accounts_csv(Path("a.csv"), [f"N{i}" for i in range(20)])
-    request = ImportRequest(file=file, target=Target("acc-ref", ACCOUNTS), workers=4, rate=0.5)
+    request = ImportRequest(file=file, target=Target("acc-ref", ACCOUNTS), workers=4, rate=0.05)
     importer_run = ImportRun(request, service.sender)
     threading.Timer(0.3, importer_run.request_stop, args=("SIGINT",)).start()
     started = time.monotonic()
     with pytest.raises(ImportEnded):
         importer_run.run()
-    assert time.monotonic() - started < 1.5  # not the 2 s slot of the next row, let alone 40 s
+    # The next row's slot is 20 s away: a stop that waited for it takes twice this generous bound, even under load.
+    assert time.monotonic() - started < 10
     assert sum(service.delivered.values()) == 1
 
 
