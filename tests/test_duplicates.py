@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def rows(*records: dict[str, str]) -> Iterator[Row]:
 
 def build(mapping_type: str | None, *records: dict[str, str]) -> DuplicateIndex:
     index = DuplicateIndex(mapping_type)
-    index.build(rows(*records))
+    index.report = index.build(rows(*records))  # type: ignore[attr-defined]
     return index
 
 
@@ -130,3 +131,30 @@ def test_scan_reads_a_csv_file_with_the_mapping_type(tmp_path: Path) -> None:
     path.write_text("Account Name,Email\nACME,joe@acme.com\nACME,ann@acme.com\nX,joe@acme.com\n")
     assert scan(str(path), ReadOptions(), "contact").first == [Repeat("Email 'joe@acme.com'", [1, 3])]
     assert scan(str(path), ReadOptions(), "account").first == [Repeat("Account Name 'acme'", [1, 2])]
+
+
+def test_scan_reads_with_the_options_given(tmp_path: Path) -> None:
+    path = tmp_path / "c.txt"
+    path.write_text("Company;Email\nACME;a@x.com\nACME;b@x.com\n")
+    options = ReadOptions(file_format="csv", delimiter=";", renames={"Company": "Account Name"})
+    assert scan(str(path), options, "account").first == [Repeat("Account Name 'acme'", [1, 2])]
+
+
+def test_keys_with_a_lone_surrogate_or_a_nul_are_indexed_and_shown_whole(tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    path.write_text('{"Account Name": "a\\ud800"}\n{"Account Name": "a\\ud800"}\n{"Account Name": "x\\u0000y"}\n' * 1)
+    path.write_text(path.read_text() + '{"Account Name": "x\\u0000y"}\n')
+    first = scan(str(path), ReadOptions(), "account").first
+    assert first == [Repeat("Account Name 'a\\ud800'", [1, 2]), Repeat("Account Name 'x\\x00y'", [3, 4])]
+
+
+def test_an_import_with_a_lone_surrogate_in_a_key_is_scanned_not_a_crash(cg, server) -> None:
+    """A JSON "\\ud800" is valid JSON; the duplicate scan stored it as SQLite text and the body encoded it as
+    UTF-8: both crashed (exit 1)."""
+    sandbox = server()
+    Path("odd.jsonl").write_text('{"Account Name": "a\\ud800"}\n{"Account Name": "a\\ud800"}\n')
+    result = cg("records", "import", "odd.jsonl", "--mapping", "accounts", "--duplicates", "last", "-o", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["duplicate_keys"] == 1 and document["superseded"] == 1
+    assert [r["record"] for r in sandbox.records()] == [{"Account Name": "a\ud800"}]  # sent as the JSON escape
