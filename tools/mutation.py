@@ -79,13 +79,12 @@ def main() -> int:
     modules = [m for m in config["module"] if not args.only or m["name"] in args.only]
     if args.only and not modules:
         parser.error(f"no module named {args.only}; see {CONFIG.relative_to(ROOT)}")
-    equivalents = config.get("equivalent", [])
     scores: list[Score] = []
     for module in modules:
         if not (ROOT / module["path"]).is_file():
             print(f"{module['name']:<15} {module['path']:<32} not in this tree (listed for when it lands)", flush=True)
             continue
-        score = run_module(module, equivalents, args.budget, args.jobs, args.keep)
+        score = run_module(module, config, args.budget, args.jobs, args.keep)
         scores.append(score)
         if not args.quiet:
             for diff in score.unexplained:
@@ -97,9 +96,7 @@ def main() -> int:
     return 0 if all(s.raw >= s.target and not s.stopped for s in scores) else 1
 
 
-def run_module(
-    module: dict[str, Any], equivalents: list[dict[str, str]], budget: float, jobs: int, keep: bool
-) -> Score:
+def run_module(module: dict[str, Any], config: dict[str, Any], budget: float, jobs: int, keep: bool) -> Score:
     work = Path(tempfile.mkdtemp(prefix="cg-mutation-"))
     score = Score(module["name"], module["path"], float(module["target"]))
     try:
@@ -123,7 +120,7 @@ def run_module(
         for mutant, status in score.statuses.items():
             if status in ("survived", "no tests"):
                 diff = show(work, mutant)
-                reason = equivalent_reason(module["name"], mutant, diff, equivalents)
+                reason = equivalent_reason(module["name"], mutant, diff, config)
                 if reason is not None and status == "survived":
                     score.equivalent[mutant] = reason
                 else:
@@ -187,14 +184,19 @@ def show(work: Path, mutant: str) -> str:
     return subprocess.run([str(MUTMUT), "show", mutant], cwd=work, capture_output=True, text=True).stdout
 
 
-def equivalent_reason(module: str, mutant: str, diff: str, equivalents: list[dict[str, str]]) -> str | None:
-    """The reason tools/mutation.toml gives for this survivor, matched by function and mutated line."""
+def equivalent_reason(module: str, mutant: str, diff: str, config: dict[str, Any]) -> str | None:
+    """The reason tools/mutation.toml gives for this survivor: listed by function and mutated line, or a rule."""
     function = re.sub(r"__mutmut_\d+$", "", mutant).rpartition(".")[2]
     function = function[2:] if function.startswith("x_") else function.replace("xǁ", "", 1).replace("ǁ", ".")
-    added = {line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")}
-    for entry in equivalents:
+    removed = [line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    for entry in config.get("equivalent", []):
         if entry["module"] == module and entry["function"] == function and entry["line"].strip() in added:
-            return entry["reason"]
+            return str(entry["reason"])
+    for rule in config.get("equivalent_rule", []):
+        same_but_case = [r.casefold() for r in removed] == [a.casefold() for a in added] and removed != added
+        if same_but_case and all(re.search(rule["pattern"], line) for line in removed):
+            return str(rule["reason"])
     return None
 
 
