@@ -40,7 +40,7 @@ test: $(STAMP)
 test-random: $(STAMP)
 	seed=$${SEED:-$$RANDOM}
 	echo "make test-random SEED=$$seed"
-	$(PY) -m pytest -n 2 -q -p random_order --random-order-bucket=global --random-order-seed=$$seed
+	$(PY) -m pytest -n 2 -q --random-order-bucket=global --random-order-seed=$$seed
 
 $(VENV)/.mutation-stamp: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,mutation]'

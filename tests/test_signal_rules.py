@@ -42,16 +42,19 @@ def test_a_first_signal_drains_a_second_quits_at_once_with_its_code(
     exits: list[int], capfd: pytest.CaptureFixture[str], signum: int, name: str, code: int
 ) -> None:
     run = FakeRun()
-    with pytest.raises(SystemExit), records_import._stop_on_signals(run):  # type: ignore[arg-type]
-        os.kill(os.getpid(), signum)
-        assert run.stops == [name]
-        os.kill(os.getpid(), signum)
-    assert exits == [code]
-    err = capfd.readouterr().err
-    assert "stopping: finishing the requests in flight" in err and "stopped again: quitting now" in err
-    assert signal.getsignal(signum) not in (signal.SIG_DFL, signal.default_int_handler)  # a late one still quits
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit), records_import._stop_on_signals(run):  # type: ignore[arg-type]
+            os.kill(os.getpid(), signum)
+            assert run.stops == [name]
+            os.kill(os.getpid(), signum)
+        assert exits == [code]
+        err = capfd.readouterr().err
+        assert "stopping: finishing the requests in flight" in err and "stopped again: quitting now" in err
+        assert signal.getsignal(signum) is not before[signum]  # once stopping, a late signal still quits at once
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
 
 
 def test_handlers_are_given_back_when_no_signal_came() -> None:
