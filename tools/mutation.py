@@ -117,14 +117,15 @@ def run_module(module: dict[str, Any], config: dict[str, Any], budget: float, jo
                 score.stopped = True
                 stop(child)
         score.statuses = results(work)
-        for mutant, status in score.statuses.items():
-            if status in ("survived", "no tests"):
-                diff = show(work, mutant)
-                reason = equivalent_reason(module["name"], mutant, diff, config)
-                if reason is not None and status == "survived":
-                    score.equivalent[mutant] = reason
-                else:
-                    score.unexplained.append(diff)
+        alive = [m for m, status in score.statuses.items() if status in ("survived", "no tests")]
+        diffs = show(work, alive)
+        for mutant in alive:
+            status, diff = score.statuses[mutant], diffs.get(mutant, f"# {mutant}: (no diff)")
+            reason = equivalent_reason(module["name"], mutant, diff, config)
+            if reason is not None and status == "survived":
+                score.equivalent[mutant] = reason
+            else:
+                score.unexplained.append(diff)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -180,8 +181,24 @@ def results(work: Path) -> dict[str, str]:
     return found
 
 
-def show(work: Path, mutant: str) -> str:
-    return subprocess.run([str(MUTMUT), "show", mutant], cwd=work, capture_output=True, text=True).stdout
+SHOW = """
+import sys
+from mutmut.__main__ import find_mutant, get_diff_for_mutant
+for name in sys.stdin.read().split():
+    print(f"\\0{name}\\0# {name}")
+    print(get_diff_for_mutant(name, path=find_mutant(name).path))
+"""
+
+
+def show(work: Path, mutants: list[str]) -> dict[str, str]:
+    """Each mutant's diff, from one process (`mutmut show` per mutant costs seconds each)."""
+    if not mutants:
+        return {}
+    out = subprocess.run(
+        [sys.executable, "-c", SHOW], cwd=work, input="\n".join(mutants), capture_output=True, text=True
+    ).stdout
+    parts = out.split("\0")[1:]
+    return dict(zip(parts[0::2], parts[1::2], strict=True))
 
 
 def equivalent_reason(module: str, mutant: str, diff: str, config: dict[str, Any]) -> str | None:
