@@ -212,3 +212,79 @@ def test_outcomes_are_committed_when_due(monkeypatch: pytest.MonkeyPatch) -> Non
     journal.commit_if_due()
     assert journal_rows(Path("j.db")) == {1: SENT}
     journal.close()
+
+
+@pytest.mark.parametrize(("durable", "level"), [(True, 2), (False, 1)])
+def test_survey_journals_sync_fully_others_normally_both_in_wal(durable: bool, level: int) -> None:
+    """In-flight marks of a survey must survive a power cut (FULL); WAL keeps a crash from tearing a commit."""
+    journal = opened(durable_in_flight=durable)
+    try:
+        db = journal._conn()
+        assert db.execute("PRAGMA synchronous").fetchone() == (level,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        journal.close()
+
+
+def test_in_flight_marks_from_many_workers_are_all_committed() -> None:
+    import threading
+
+    journal = opened(durable_in_flight=True)
+    workers = [
+        threading.Thread(target=lambda base=base: [journal.mark_in_flight(base + i, b"d") for i in range(25)])
+        for base in range(0, 200, 25)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert journal_rows(Path("j.db")) == dict.fromkeys(range(200), IN_FLIGHT)  # committed, seen from outside
+    journal.close()
+
+
+def test_a_journal_that_cannot_be_written_says_how_to_go_on() -> None:
+    journal = opened()
+    journal._conn().close()  # as a full disk or a vanished directory would leave it
+    with pytest.raises(JournalError) as raised:
+        journal.record(1, b"d", SENT)
+    assert raised.value.message.startswith("cannot write the journal j.db (")
+    assert raised.value.hint == "free some space or fix the permissions, then rerun the same command with --resume"
+    with pytest.raises(JournalError, match="cannot read the journal j.db"):
+        journal.describe()
+
+
+def test_each_refusal_names_the_way_out() -> None:
+    opened(configuration="ref").close()
+    with pytest.raises(JournalError) as other:
+        opened(configuration="other")
+    assert other.value.hint == (
+        "resume with the same configuration, pass --restart to discard it, or pass another --journal"
+    )
+    os.mkdir("dir.db")
+    with pytest.raises(JournalError) as directory:
+        opened("dir.db")
+    assert directory.value.hint == "pass another --journal"
+    Path("junk.db").write_text("not sqlite" * 100)
+    with pytest.raises(JournalError) as junk:
+        opened("junk.db")
+    assert junk.value.hint == ("pass --restart to discard it and send every row, or --journal to use another file")
+    db = sqlite3.connect("j.db")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError) as version:
+        opened()
+    assert version.value.hint == "pass --restart to discard it and send every row"
+
+
+def test_a_new_journal_records_its_version_and_configuration() -> None:
+    opened(configuration="my-ref").close()
+    db = sqlite3.connect("j.db")
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        db.close()
+    assert meta == {"version": journal_module.SCHEMA_VERSION, "configuration": "my-ref"}
+    again = opened(configuration="my-ref")  # reopened: accepted, nothing rewritten
+    assert again.exists() and again.count(SENT) == 0
+    again.close()
