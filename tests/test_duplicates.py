@@ -158,3 +158,26 @@ def test_an_import_with_a_lone_surrogate_in_a_key_is_scanned_not_a_crash(cg, ser
     document = json.loads(result.stdout)
     assert document["duplicate_keys"] == 1 and document["superseded"] == 1
     assert [r["record"] for r in sandbox.records()] == [{"Account Name": "a\ud800"}]  # sent as the JSON escape
+
+
+def test_the_report_as_json_names_keys_rows_and_the_first_repeats() -> None:
+    report = DuplicateReport(2, 5, [Repeat("Email 'a@x.com'", [1, 4]), Repeat("Email 'b@x.com'", [2, 3, 5])])
+    assert report.as_json() == {
+        "keys": 2,
+        "rows": 5,
+        "first": [{"key": "Email 'a@x.com'", "rows": [1, 4]}, {"key": "Email 'b@x.com'", "rows": [2, 3, 5]}],
+    }
+
+
+def test_the_index_lives_in_a_cg_named_temporary_directory_removed_at_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hard kill leaves the directory behind: its name says whose it is."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    index = DuplicateIndex("account")
+    [made] = [p for p in tmp_path.iterdir() if p.is_dir() and p.name not in ("home", "work")]
+    assert made.name.startswith("cg-keys-")
+    index.close()
+    assert not made.exists()
