@@ -249,13 +249,28 @@ def test_stop_request_finishes_rows_in_flight_and_says_which_signal() -> None:
     service = FakeService(delay=0.01)
     file = accounts_csv(Path("a.csv"), [f"N{i}" for i in range(400)])
     request = ImportRequest(file=file, target=Target("acc-ref", ACCOUNTS), workers=4)
-    importer_run = ImportRun(request, service.sender)
-    threading.Timer(0.1, importer_run.request_stop, args=("SIGTERM",)).start()
+
+    def sender() -> Any:  # the stop arrives after the 20th delivery: an event, not a moment a loaded machine may miss
+        real = service.sender()
+
+        class Stopping:
+            def put(self, content_type: str, body: bytes) -> None:
+                real.put(content_type, body)
+                if sum(service.delivered.values()) >= 20:
+                    importer_run.request_stop("SIGTERM")
+
+            def close(self) -> None:
+                real.close()
+
+        return Stopping()
+
+    importer_run = ImportRun(request, sender)
     with pytest.raises(ImportEnded) as caught:
         importer_run.run()
     assert caught.value.exit_code == ExitCode.TERMINATED and caught.value.message.startswith("terminated:")
     journaled = journal_rows(Path("a.csv.cg-journal"))
     assert set(journaled.values()) == {"S"} and len(journaled) == sum(service.delivered.values())
+    assert 20 <= len(journaled) < 400
     run(file, service, resume=True)
     assert set(service.delivered.values()) == {1} and len(service.delivered) == 400
 
