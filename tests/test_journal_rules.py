@@ -288,3 +288,89 @@ def test_a_new_journal_records_its_version_and_configuration() -> None:
     again = opened(configuration="my-ref")  # reopened: accepted, nothing rewritten
     assert again.exists() and again.count(SENT) == 0
     again.close()
+
+
+def test_a_row_holding_a_lone_surrogate_has_a_digest() -> None:
+    """A JSON export's "\\ud800" reads as a lone surrogate: the row is still journaled, and told apart."""
+    odd = Row(1, {"Account Name": "a\ud800"}, {})
+    assert row_digest(odd) != row_digest(Row(1, {"Account Name": "a\ud801"}, {}))
+
+
+def test_outcomes_of_a_reopened_journal_are_committed_when_due() -> None:
+    opened().close()
+    journal = opened()  # an existing journal: opening it writes nothing, so nothing was committed yet
+    journal.record(1, b"d", SENT)
+    journal.commit_if_due()
+    assert journal_rows(Path("j.db")) == {1: SENT}
+    journal.close()
+
+
+def test_a_stopped_run_without_a_reason_says_unknown_reason() -> None:
+    opened().close()
+    db = sqlite3.connect("j.db")
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('state', 'stopped')")
+    db.commit()
+    db.close()
+    journal = opened()
+    assert journal.describe() == "an earlier import stopped (unknown reason)"
+    journal.close()
+
+
+def test_a_run_killed_after_an_earlier_stop_is_described_as_unfinished() -> None:
+    journal = opened()
+    journal.end_run(RunState.STOPPED, "the service answered 503")
+    journal.begin_run("fingerprint")  # then a SIGKILL: end_run never comes
+    journal.close()
+    again = opened()
+    assert again.describe() == "an earlier import did not finish (it was killed, or the machine went down)"
+    again.close()
+
+
+class FailingCommit:
+    """A connection whose COMMIT fails, as on a full disk."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.db.in_transaction
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def executemany(self, sql: str, rows: object) -> sqlite3.Cursor:
+        return self.db.executemany(sql, rows)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def test_a_commit_that_fails_names_the_reason_and_close_still_closes() -> None:
+    journal = opened()
+    real = journal._conn()
+    journal._db = FailingCommit(real)  # type: ignore[assignment]
+    journal.record(1, b"d", SENT)
+    with pytest.raises(JournalError) as raised:
+        journal.commit()
+    assert raised.value.message == "cannot write the journal j.db (database or disk is full)"
+    with pytest.raises(JournalError):
+        journal.close()
+    assert journal._db is None
+    with pytest.raises(sqlite3.ProgrammingError):
+        real.execute("SELECT 1")
+
+
+def test_remove_deletes_the_wal_and_shm_files_another_reader_kept(in_tmp: Path) -> None:
+    journal = opened()
+    journal.record(1, b"d", SENT)
+    journal.commit()
+    reader = sqlite3.connect("j.db")
+    reader.execute("SELECT count(*) FROM rows").fetchone()  # holds the WAL open past the journal's close
+    try:
+        journal.remove()
+        assert [name for name in os.listdir(in_tmp) if name.startswith("j.db")] == []
+    finally:
+        reader.close()
