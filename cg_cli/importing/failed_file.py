@@ -65,7 +65,9 @@ class FailedFile:
 
     def _open(self) -> None:
         existed = self.path.exists() and self.path.stat().st_size > 0
-        self._stream = self.path.open("a" if self.append else "w", encoding="utf-8", newline="")
+        # A lone surrogate (a JSONL key "\udfff") is written as \udfff: in JSON, the escape of the same string.
+        self._stream = self.path.open("a" if self.append else "w", encoding="utf-8", errors="backslashreplace",
+                                      newline="")  # fmt: skip
         if self.format == "csv":
             self._csv = csv.writer(self._stream, delimiter=self.delimiter)
             if not (self.append and existed):

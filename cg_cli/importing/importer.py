@@ -29,6 +29,8 @@ from cg_cli.records.mappings import Mapping, check_fields, check_values, identit
 from cg_cli.records.readers import Row
 
 MAX_KEPT_PROBLEMS = 20
+MAX_KEPT_FAILURES = 1000  # failed rows kept for the CI reports (a JUnit case each); the JSON shows the first 20
+MAX_KEPT_ERROR = 4000  # characters of each error past the first 20: a hostile server's 1 MiB answers stay out of memory
 MAYBE_ARRIVED = (
     "may have arrived: the run was killed while this survey row was in flight; "
     "check in CustomerGauge before you send it again"
@@ -345,8 +347,11 @@ class Importer:
             if self._failed is not None:
                 self._failed.write(job.row, outcome.error or "")
             stats.failed += 1
-            if len(self.result.failures) < MAX_KEPT_PROBLEMS:
-                self.result.failures.append((number, job.row.line, outcome.error or ""))
+            if len(self.result.failures) < MAX_KEPT_FAILURES:
+                kept = (outcome.error or "")[
+                    : None if len(self.result.failures) < MAX_KEPT_PROBLEMS else MAX_KEPT_ERROR
+                ]
+                self.result.failures.append((number, job.row.line, kept))
             if journal is not None and not self._dry_run:
                 journal.record(number, job.digest, FAILED)
         elif kind == status.SENT:
