@@ -12,6 +12,7 @@ from cg_cli.records.mappings import (
     NOT_IN_MAPPING,
     Mapping,
     Problem,
+    _heading_index,
     check_fields,
     check_file,
     check_header,
@@ -20,6 +21,7 @@ from cg_cli.records.mappings import (
     check_values,
     identity_keys,
     invisible_difference,
+    load_mappings,
     parse_mappings,
     suggest,
 )
@@ -191,3 +193,106 @@ def test_a_mapping_file_with_columns_is_read_whole() -> None:
     )
     mapping = parse_mappings(text, Path("m.toml")).get("a")
     assert mapping == Mapping("a", "r", "account", ("Account Name",), (("Company", "Account Name"),))
+
+
+@pytest.fixture(autouse=True)
+def fresh_heading_indexes() -> None:
+    """Heading indexes are cached per mapping: each test builds its own (and so runs the code that builds them)."""
+    _heading_index.cache_clear()
+
+
+def test_unknown_mapping_names_the_known_ones_and_guesses() -> None:
+    known = parse_mappings('[accounts]\nreference = "r"\ntype = "account"\n', Path("m.toml"))
+    assert known.path == Path("m.toml")
+    with pytest.raises(UsageError) as typo:
+        known.get("acounts")
+    assert typo.value.message == "no mapping named 'acounts' in m.toml (known: accounts)"
+    assert typo.value.hint == "did you mean 'accounts'?"
+    with pytest.raises(UsageError) as far:
+        known.get("zzz")
+    assert far.value.hint is None
+    with pytest.raises(UsageError) as empty:
+        parse_mappings("", Path("m.toml")).get("accounts")
+    assert empty.value.message == "no mapping named 'accounts' in m.toml (known: none)"
+    assert known.by_reference("r") == known.get("accounts") and known.by_reference("other") is None
+
+
+def test_a_missing_or_unreadable_mapping_file_says_which(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as missing:
+        load_mappings(tmp_path / "cg-mappings.toml")
+    assert missing.value.hint == (
+        "create cg-mappings.toml (see the README), or point CG_MAPPINGS_FILE / --mappings-file at it"
+    )
+    broken = tmp_path / "broken.toml"
+    broken.write_bytes(b'[a]\nreference = "\xff"\n')
+    with pytest.raises(UsageError) as unreadable:
+        load_mappings(broken)
+    assert unreadable.value.message.startswith(f"mapping file {broken}")
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        (
+            '[a]\nreference = "r"\ntype = "account"\nkind = 1\n',
+            "m.toml, line 4: mapping 'a': unknown key 'kind' (expected reference, type, fields, columns)",
+            None,
+        ),
+        (
+            '[a]\ntype = "account"\n',
+            "m.toml, line 1: mapping 'a': missing reference (the Inbound Mapping's reference)",
+            None,
+        ),
+        (
+            '[a]\nreference = "r"\ntype = "account"\nfields = "A"\n',
+            "m.toml, line 4: mapping 'a': fields must be a list of strings (the Field Headings)",
+            None,
+        ),
+        (
+            '[a]\nreference = "r"\ntype = "account"\n[a.columns]\n"C" = 1\n',
+            'm.toml, line 4: mapping \'a\': columns maps input columns to Field Headings: "Company" = "Account Name"',
+            None,
+        ),
+        (
+            '[a]\nreference = "r"\ntype = "account"\n\n[b]\nreference = "r"\ntype = "contact"\n',
+            "m.toml, lines 3 and 7: reference 'r' is declared as account ('a') and as contact ('b')",
+            "one reference is one Inbound Mapping with one data type: fix the type of one of them",
+        ),
+        # The line of a key missing from its table is the table's, never a later table's same key.
+        ('[a]\nreference = "r"\n  [b]\nreference = "s"\ntype = "account"\n', "m.toml, line 1: mapping 'a': type", None),
+        ('[a]\nreference = "r"\n[b]\nreference = "s"\ntype = "account"\n', "m.toml, line 1: mapping 'a': type", None),
+        # Dotted keys: no table header to point at, the first line stands for the file.
+        ('# m\na.reference = "r"\na.type = "nope"\n', "m.toml, line 1: mapping 'a': type is 'nope'", None),
+        ("x = 1\n", "m.toml, line 1: mapping 'x': expected a table", None),
+        ("\nx = 1\n", "m.toml, line 2: mapping 'x': expected a table", None),
+    ],
+)
+def test_a_broken_mapping_file_says_exactly_what_and_where(text: str, message: str, hint: str | None) -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_mappings(text, Path("m.toml"))
+    assert raised.value.message.startswith(message)
+    assert raised.value.hint == hint
+
+
+def test_a_renamed_column_keeps_both_names_in_a_file_check() -> None:
+    problems = check_file(ACCOUNTS, [], ["Acount Name"], ["Company"])
+    assert [(p.field, p.line) for p in problems] == [("Acount Name (column Company)", 1)]
+
+
+def test_suggestions_among_hundreds_of_headings_use_the_index() -> None:
+    headings = (*(f"Custom Field {i:03d}" for i in range(300)), "Account Name", "Email")
+    assert suggest("Custm Field 123", headings) == "Custom Field 123"
+    assert suggest("custom field 042", headings) == "Custom Field 042"
+    assert suggest("accountname", headings) == "Account Name"
+    assert suggest("Emial", headings) == "Email"
+    assert suggest("zzzzzzzz", headings) is None
+    many = Mapping("m", "r", "account", headings)
+    [problem] = check_fields(many, ["Custom  Field 007"])
+    assert problem.suggestion == "Custom Field 007" and problem.problem.endswith("differs only in spacing")
+
+
+def test_a_value_of_only_spaces_or_an_empty_string_is_missing() -> None:
+    assert [p.problem for p in check_values(ACCOUNTS, {"Account Name": ""})] == [
+        "required for an account mapping but empty"
+    ]
+    assert check_values(ACCOUNTS, {"Account Name": "XXXX"}) == []
