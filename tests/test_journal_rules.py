@@ -247,7 +247,7 @@ def test_a_journal_that_cannot_be_written_says_how_to_go_on() -> None:
     journal._conn().close()  # as a full disk or a vanished directory would leave it
     with pytest.raises(JournalError) as raised:
         journal.record(1, b"d", SENT)
-    assert raised.value.message.startswith("cannot write the journal j.db (")
+    assert raised.value.message == "cannot write the journal j.db (Cannot operate on a closed database.)"
     assert raised.value.hint == "free some space or fix the permissions, then rerun the same command with --resume"
     with pytest.raises(JournalError, match=r"cannot read the journal j\.db"):
         journal.describe()
