@@ -296,3 +296,11 @@ def test_a_value_of_only_spaces_or_an_empty_string_is_missing() -> None:
         "required for an account mapping but empty"
     ]
     assert check_values(ACCOUNTS, {"Account Name": "XXXX"}) == []
+
+
+@pytest.mark.parametrize(
+    "headings", [("Account Name", "Email"), (*tuple(f"Field {i}" for i in range(300)), "Account Name")]
+)
+def test_a_heading_typed_with_spaces_everywhere_is_found_by_its_squashed_form(headings: tuple[str, ...]) -> None:
+    """Too far apart for a fuzzy match, the same once spaces, case and accents' encoding are set aside."""
+    assert suggest("A  c  c  o  u  n  t  N  a  m  e", headings) == "Account Name"

@@ -196,7 +196,6 @@ class _HeadingIndex:
     """Headings prepared once per mapping, so thousands of unknown columns cost milliseconds, not minutes."""
 
     def __init__(self, headings: tuple[str, ...]) -> None:
-        self.headings = headings
         self.squashed: dict[str, str] = {}
         for heading in headings:
             self.squashed.setdefault(_squash(heading), heading)
