@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -146,3 +147,37 @@ def test_other_unraisable_errors_go_to_the_previous_hook(monkeypatch: pytest.Mon
     other = SimpleNamespace(exc_value=ValueError())
     cg_cli._interrupted_in_a_callback(other)  # type: ignore[arg-type]
     assert seen == [other] and exits == []
+
+
+class Terminated(Exception):
+    pass
+
+
+def test_the_action_writes_its_outputs_when_a_signal_comes_just_after_cg_ended(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A job cancelled in the last instant: cg is done, the wrapper still writes the outputs and ends with cg's code
+    (it was killed by the SIGTERM instead, leaving the step without outputs: seen under `make test-random`)."""
+    from cg_cli import action
+
+    document = "import json; print(json.dumps({'sent': 3, 'failed': 0}))"
+    monkeypatch.setattr(action, "command_line", lambda environ: [sys.executable, "-c", document])
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    write = action.write_outputs
+
+    def cancelled_now(values: dict[str, object], environ: Any) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        write(values, environ)
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated  # where the default action would end the step, here the test
+
+    monkeypatch.setattr(action, "write_outputs", cancelled_now)
+    before = {number: signal.getsignal(number) for number in action.FORWARDED}
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        assert action.main() == 0
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+    assert (tmp_path / "out").read_text() == "sent=3\nfailed=0\nexit-code=0\n"
