@@ -145,6 +145,7 @@ def import_records(
         resume=resume,
         restart=restart,
         dry_run=dry_run,
+        junit_path=junit,
     )
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
     new_sender = None if dry_run else _sender_factory(settings, options)

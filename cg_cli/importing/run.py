@@ -33,6 +33,7 @@ from cg_cli.importing.journal import (
     remove_regular_file,
     row_digest,
 )
+from cg_cli.importing.outputs import FAILED_FILE, JOURNAL, JUNIT, RESULTS_FILE, STATE, Output, check_outputs
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
 from cg_cli.records.mappings import Problem, check_fields, check_header
@@ -61,6 +62,7 @@ class ImportRequest:
     resume: bool = False
     restart: bool = False
     dry_run: bool = False
+    junit_path: Path | None = None  # written by the command; checked here with the other outputs
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,12 @@ class ImportRun:
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
         failed = FailedFile(
-            failed_path, records.format, records.source_header, append=resuming, delimiter=records.delimiter
+            failed_path,
+            records.format,
+            records.source_header,
+            append=resuming,
+            delimiter=records.delimiter,
+            encoding=records.read_as.for_writing,
         )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
@@ -281,16 +288,17 @@ class ImportRun:
                 journal.close()
 
     def _refuse_shared_paths(self, records: RecordFile) -> None:
-        """Before anything is read twice or written: no output may be the input, or another output."""
+        """Before anything is created, read twice or sent: every output can be opened, and none is the input."""
         request = self.request
         writes = not request.dry_run  # a dry run writes no journal or failed file
-        _refuse_overwriting_input(
-            request.file,
-            journal=self._journal_path if writes else None,
-            failed_file=self._failed_path(records) if writes else None,
-            results_file=request.results_path,
-            state=request.state_path,
-        )
+        outputs = [
+            (JOURNAL, self._journal_path if writes else None),
+            (FAILED_FILE, self._failed_path(records) if writes else None),
+            (RESULTS_FILE, request.results_path),
+            (STATE, request.state_path),
+            (JUNIT, request.junit_path),
+        ]
+        check_outputs(request.file, [Output(role, path) for role, path in outputs if path is not None])
 
     def _refuse_an_unfinished_journal(self) -> None:
         """An earlier run's journal and neither --resume nor --restart: say how that run ended, and the choices."""
@@ -421,21 +429,6 @@ def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> int:
             if previous is not None and previous[1] in (SENT, FAILED) and previous[0] == row_digest(row):
                 matched += 1
     return final - matched
-
-
-def _refuse_overwriting_input(input_path: str, **outputs: Path | None) -> None:
-    """No file an import writes may be the input, or another of them (results written over the journal...)."""
-    seen: dict[Path, str] = {} if input_path == "-" else {Path(input_path).resolve(): "the input file"}
-    for role, output in outputs.items():
-        if output is None:
-            continue
-        resolved = output.resolve()
-        if resolved in seen:
-            raise UsageError(
-                f"{output} is {seen[resolved]} and would be the {role.replace('_', ' ')} too: cg would overwrite it",
-                hint="name another path",
-            )
-        seen[resolved] = f"the {role.replace('_', ' ')}"
 
 
 def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:
