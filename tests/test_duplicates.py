@@ -141,23 +141,26 @@ def test_scan_reads_with_the_options_given(tmp_path: Path) -> None:
 
 
 def test_keys_with_a_lone_surrogate_or_a_nul_are_indexed_and_shown_whole(tmp_path: Path) -> None:
-    path = tmp_path / "odd.jsonl"
-    path.write_text('{"Account Name": "a\\ud800"}\n{"Account Name": "a\\ud800"}\n{"Account Name": "x\\u0000y"}\n' * 1)
-    path.write_text(path.read_text() + '{"Account Name": "x\\u0000y"}\n')
-    first = scan(str(path), ReadOptions(), "account").first
-    assert first == [Repeat("Account Name 'a\\ud800'", [1, 2]), Repeat("Account Name 'x\\x00y'", [3, 4])]
+    index = DuplicateIndex("account")
+    try:
+        report = index.build(rows({"Account Name": "a\ud800"}, {"Account Name": "a\ud800"}, {"Account Name": "b"}))
+        assert report.first == [Repeat("Account Name 'a\\ud800'", [1, 2])]  # SQLite refuses such text: kept as bytes
+    finally:
+        index.close()
+    path = tmp_path / "nul.jsonl"
+    path.write_text('{"Account Name": "x\\u0000y"}\n' * 2)
+    assert scan(str(path), ReadOptions(), "account").first == [Repeat("Account Name 'x\\x00y'", [1, 2])]
 
 
-def test_an_import_with_a_lone_surrogate_in_a_key_is_scanned_not_a_crash(cg, server) -> None:
-    """A JSON "\\ud800" is valid JSON; the duplicate scan stored it as SQLite text and the body encoded it as
-    UTF-8: both crashed (exit 1)."""
+def test_an_import_with_a_lone_surrogate_in_a_key_fails_those_rows_not_the_run(cg, server) -> None:
+    """A JSON "\\ud800" is valid JSON but no text: the duplicate scan crashed on it (exit 1); now its rows fail."""
     sandbox = server()
-    Path("odd.jsonl").write_text('{"Account Name": "a\\ud800"}\n{"Account Name": "a\\ud800"}\n')
+    Path("odd.jsonl").write_text('{"Account Name": "a\\ud800"}\n{"Account Name": "a\\ud800"}\n{"Account Name": "b"}\n')
     result = cg("records", "import", "odd.jsonl", "--mapping", "accounts", "--duplicates", "last", "-o", "json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 6, result.output
     document = json.loads(result.stdout)
-    assert document["duplicate_keys"] == 1 and document["superseded"] == 1
-    assert [r["record"] for r in sandbox.records()] == [{"Account Name": "a\ud800"}]  # sent as the JSON escape
+    assert (document["sent"], document["failed"], document["duplicate_keys"]) == (1, 2, 0)
+    assert [r["record"] for r in sandbox.records()] == [{"Account Name": "b"}]
 
 
 def test_the_report_as_json_names_keys_rows_and_the_first_repeats() -> None:

@@ -225,8 +225,7 @@ class RecordBody(NamedTuple):
     def encode(self) -> bytes:
         if not self.form:
             body = {"configuration": self.configuration, "record": self.record}
-            # A lone surrogate (a JSON export's "\ud800") is no UTF-8: it travels as the same JSON escape.
-            return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8", "backslashreplace")
+            return json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
         # record[Field Name]=value, as the API documents; the brackets that
         # frame the name stay literal, everything inside is percent-encoded.
         pairs = [f"configuration={quote(self.configuration, safe='')}"]
