@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -445,24 +443,6 @@ def test_short_token_lifetime_refreshes_once_per_expiry(cg, server) -> None:
     refreshes = stats["token_requests"] - 1
     assert 1 <= refreshes <= elapsed / 1.8 + 1  # one per lifetime, shared by the workers
     assert stats["record_requests"] - 400 <= 4 * refreshes  # at most one 401 per worker per expiry
-
-
-@pytest.fixture
-def devices(tmp_path: Path) -> tuple[Path, Path]:
-    """Character devices of the test's own (full and null), so a broken guard can never replace the machine's."""
-    if os.geteuid() != 0:
-        pytest.skip("making device nodes needs root")
-    full, null = tmp_path / "dev" / "full", tmp_path / "dev" / "null"
-    full.parent.mkdir()
-    try:
-        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
-        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
-        with open(full, "wb", buffering=0) as probe, contextlib.suppress(OSError):
-            probe.write(b"x")
-            pytest.skip("this file system's device nodes do not act as devices")
-    except PermissionError:
-        pytest.skip("device nodes cannot be made here")
-    return full, null
 
 
 def test_devices_named_as_output_are_never_deleted_and_fail_cleanly(cg, server, devices: tuple[Path, Path]) -> None:
