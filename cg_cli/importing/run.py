@@ -36,7 +36,8 @@ from cg_cli.importing.journal import (
 from cg_cli.importing.outputs import FAILED_FILE, JOURNAL, JUNIT, RESULTS_FILE, STATE, Output, check_outputs
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
-from cg_cli.records.mappings import Problem, check_fields, check_header
+from cg_cli.records.checks import header_verdict
+from cg_cli.records.mappings import Problem
 from cg_cli.records.readers import ReadOptions, RecordFile
 
 if TYPE_CHECKING:
@@ -158,7 +159,8 @@ class ImportRun:
         if request.duplicates == DuplicatePolicy.ERROR and report.keys:
             index.close()
             problems = [
-                Problem(r.rows[0], r.key, f"also on rows {', '.join(map(str, r.rows[1:]))}") for r in report.first
+                Problem(r.rows[0], r.key, f"also on row{'s' * (len(r.rows) > 2)} {', '.join(map(str, r.rows[1:]))}")
+                for r in report.first
             ]
             raise CheckFailed(
                 f"{report.keys} identity key(s) repeat in {request.file} (--duplicates error); nothing was sent",
@@ -184,20 +186,12 @@ class ImportRun:
         return seen is not None and seen == self._fingerprint
 
     def _check_header(self, records: RecordFile) -> None:
+        """Refuse columns the mapping does not know (the typo guard); name what is left out, or sent unchecked."""
         mapping = self.request.target.mapping
-        if mapping is None or records.header is None or not self.request.check:
-            return
-        problems = check_header(mapping, records.header, records.source_header)
-        constants = list(self.request.read.constants)
-        problems += [
-            Problem(p.row, f"{p.field} (--set)", p.problem, p.suggestion) for p in check_fields(mapping, constants)
-        ]
-        if problems:
-            raise CheckFailed(
-                f"the header of {self.request.file} has {len(problems)} column(s) the mapping does not know; "
-                "nothing was sent",
-                problems,
-            )
+        if mapping is not None and records.header is not None:
+            for notice in header_verdict(mapping, records, f"the header of {_named(self.request.file)}",
+                                         check=self.request.check):  # fmt: skip
+                self._notice(notice)
 
     def _importer_for(self, records: RecordFile, **kwargs: Any) -> Importer:
         request = self.request
@@ -236,8 +230,8 @@ class ImportRun:
         }
         line = f"{stats.valid} row(s) would be sent, {stats.failed} would fail; nothing was sent"
         if stats.failed:
-            raise ImportEnded(f"dry run of {self.request.file}: {line}", ExitCode.VALIDATION, summary)
-        return ImportReport(f"Dry run of {self.request.file}: {line}.", summary)
+            raise ImportEnded(f"dry run of {_named(self.request.file)}: {line}", ExitCode.VALIDATION, summary)
+        return ImportReport(f"Dry run of {_named(self.request.file)}: {line}.", summary)
 
     def _import(self, records: RecordFile, duplicates: DuplicateIndex | None, state: StateStore | None) -> ImportReport:
         request = self.request
@@ -389,7 +383,7 @@ class ImportRun:
             )
         journal.remove()
         summary["journal"] = None
-        return ImportReport(f"Imported {self.request.file}: {line}.", summary)
+        return ImportReport(f"Imported {_named(self.request.file)}: {line}.", summary)
 
 
 def progress_line(result: ImportResult) -> str:
@@ -435,6 +429,10 @@ def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:
     # If it cannot be written, the journal's state stays "running": described as a run that did not finish.
     with contextlib.suppress(JournalError):
         journal.end_run(state, reason)
+
+
+def _named(file: str) -> str:
+    return "stdin" if file == "-" else file
 
 
 def _no_sender() -> Sender:
