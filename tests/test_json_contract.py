@@ -95,10 +95,10 @@ KEYS: dict[str, set[str]] = {
     "records import --dry-run": DRY_RUN,
     "records import --dry-run bad": DRY_RUN,
     "mappings list": {"file", "mappings"},
-    "mappings show": {"name", "type", "reference", "fields", "required"},
+    "mappings show": {"name", "type", "reference", "fields", "required", "ignore"},
     "mappings show unknown": set(),
     "mappings check": {"problems"},
-    "mappings check problems": {"problems", "duplicate_keys"},
+    "mappings check problems": {"problems", "problems_total", "problems_truncated", "problem_counts", "duplicate_keys"},
     "unknown command": set(),
     "auth list": {"profiles"},
     "completion": {"shell", "script"},
@@ -177,7 +177,7 @@ def test_nested_keys_of_import_check_and_state_documents(cg, sandbox_env: Sandbo
         cg("records", "import", "dup2.csv", "--mapping", "accounts", "--duplicates", "error", "-o", "json"), 4
     )
     assert error["problems"] == [
-        {"row": 1, "field": "Account Name 'a'", "problem": "also on rows 2", "suggestion": None}
+        {"row": 1, "field": "Account Name 'a'", "problem": "also on row 2", "suggestion": None}
     ]
     state = check(cg("records", "state", "s.db", "-o", "json"), 0)
     assert set(state) == {"ok", "state", "configurations"}

@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 
 from cg_cli.errors import UsageError
+from cg_cli.records.checks import ColumnCheck, check_file, check_header
 from cg_cli.records.mappings import (
     NOT_IN_MAPPING,
     Mapping,
     Problem,
     _heading_index,
     check_fields,
-    check_file,
-    check_header,
     check_mapping,
     check_record,
     check_values,
@@ -144,14 +143,14 @@ def test_a_file_check_gives_each_problem_its_row_and_line() -> None:
         Row(2, {"Account Name": "B", "Phone": "abc"}, ["B", "abc"], line=3),
         Row(3, {}, "x,y,z", error="3 cells, the header has 2", line=5),
     ]
-    problems = check_file(ACCOUNTS, rows, ["Acount Name", "Phone"])
+    problems = check_file(ACCOUNTS, rows, ColumnCheck(check_header(ACCOUNTS, ["Acount Name", "Phone"]), "")).shown
     assert [(p.row, p.line, p.field) for p in problems] == [(None, 1, "Acount Name"), (2, 3, "Phone"), (3, 5, None)]
     assert problems[-1].problem == "3 cells, the header has 2"
 
 
 def test_a_jsonl_file_check_looks_at_each_records_fields() -> None:
     rows = [Row(1, {"Account Name": "A", "Emial": "x@y.z"}, {}, line=1), Row(2, {"Email": "a@b.c"}, {}, line=2)]
-    problems = check_file(ACCOUNTS, rows, None)
+    problems = check_file(ACCOUNTS, rows, None).shown
     assert [(p.row, p.line, p.field) for p in problems] == [(1, 1, "Emial"), (2, 2, "Account Name")]
 
 
@@ -235,7 +234,7 @@ def test_a_missing_or_unreadable_mapping_file_says_which(tmp_path: Path) -> None
     [
         (
             '[a]\nreference = "r"\ntype = "account"\nkind = 1\n',
-            "m.toml, line 4: mapping 'a': unknown key 'kind' (expected reference, type, fields, columns)",
+            "m.toml, line 4: mapping 'a': unknown key 'kind' (expected reference, type, fields, ignore, columns)",
             None,
         ),
         (
@@ -275,7 +274,7 @@ def test_a_broken_mapping_file_says_exactly_what_and_where(text: str, message: s
 
 
 def test_a_renamed_column_keeps_both_names_in_a_file_check() -> None:
-    problems = check_file(ACCOUNTS, [], ["Acount Name"], ["Company"])
+    problems = check_file(ACCOUNTS, [], ColumnCheck(check_header(ACCOUNTS, ["Acount Name"], ["Company"]), "")).shown
     assert [(p.field, p.line) for p in problems] == [("Acount Name (column Company)", 1)]
 
 
