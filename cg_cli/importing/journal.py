@@ -169,7 +169,7 @@ class Journal:
     # -- a run ----------------------------------------------------------------------
 
     def begin_run(self, input_fingerprint: str | None) -> None:
-        self._write_meta({"state": RunState.RUNNING, "input": input_fingerprint or "", "reason": ""})
+        self._write_meta({"state": RunState.RUNNING, "input": input_fingerprint or ""})
 
     def end_run(self, state: RunState, reason: str = "") -> None:
         self.commit()
