@@ -17,7 +17,6 @@ import pytest
 
 from cg_cli.config.targets import Target
 from cg_cli.errors import ExitCode, ImportEnded, NetworkError, UsageError
-from cg_cli.importing import concurrency
 from cg_cli.importing.journal import Journal, JournalError
 from cg_cli.importing.run import ImportReport, ImportRequest, ImportRun
 from cg_cli.records.mappings import Mapping
@@ -80,13 +79,6 @@ def ended(file: str, service: FakeService, **options: Any) -> ImportEnded:
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture
-def breaker_on_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One row that keeps failing is sent often enough to open the breaker (5 failures), without waiting."""
-    monkeypatch.setattr(concurrency, "ROW_ATTEMPTS", 5)
-    monkeypatch.setattr(concurrency, "ROW_RETRY_WAIT", 0.0)
 
 
 def test_the_nightly_file_reused_with_new_rows_sends_every_new_row() -> None:
