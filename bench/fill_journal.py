@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from cg_cli.importing.journal import SENT, Journal, RunState, default_journal_path, row_digest
-from cg_cli.importing.run import input_fingerprint
+from cg_cli.importing.request import input_fingerprint
 from cg_cli.records.readers import RecordFile
 
 

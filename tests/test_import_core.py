@@ -282,4 +282,5 @@ def test_keys_held_in_flight_are_let_go_so_memory_stays_flat() -> None:
         rows, reference="r", mapping=ACCOUNTS, check_unknown_fields=False, new_sender=FakeService().sender, workers=4
     )
     assert importer.run().stats.sent == 3000
-    assert not importer._busy and not importer._blocked_keys  # one entry per key would pile up on a big file
+    order = importer._order
+    assert not order._busy and not order._blocked_keys  # one entry per key would pile up on a big file

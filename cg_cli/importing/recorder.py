@@ -1,0 +1,115 @@
+"""Where each row's outcome is written: the counts, the failed file and the results file, in input
+order (the order a user reads them in), and the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cg_cli.errors import CgError
+from cg_cli.importing import results_file as status
+from cg_cli.importing.failed_file import FailedFile
+from cg_cli.importing.jobs import VALID, Outcome
+from cg_cli.importing.journal import FAILED, SENT, Journal
+from cg_cli.importing.results_file import ResultsFile
+from cg_cli.importing.stats import ImportResult, Progress
+
+MAX_KEPT_PROBLEMS = 20
+
+
+class OutcomeRecorder:
+    """Takes outcomes in any order, records them in input order. Never raises a CgError: a file that
+    cannot be written goes to `stop_with`, and the run stops."""
+
+    def __init__(
+        self,
+        result: ImportResult,
+        *,
+        stop_with: Callable[[CgError], None],
+        journal: Journal | None = None,
+        failed: FailedFile | None = None,
+        results: ResultsFile | None = None,
+        forget_in_flight: bool = False,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        self.result = result
+        self._stop_with = stop_with
+        self._journal = journal
+        self._failed = failed
+        self._results = results
+        self._forget_in_flight = forget_in_flight and journal is not None
+        self._dry_run = dry_run
+        self._progress = progress
+        self._done: dict[int, Outcome] = {}  # outcomes waiting for an earlier row's, to be recorded in order
+        self._next_row = 1
+
+    @property
+    def waiting(self) -> int:
+        return len(self._done)
+
+    def finish(self, outcome: Outcome) -> None:
+        number = outcome.job.row.number
+        if number == self._next_row and not self._done:  # the common case: nothing waits, record it now
+            self._next_row += 1
+            self._record_reporting(outcome)
+            return
+        self._done[number] = outcome
+        self.flush()
+
+    def flush(self, *, final: bool = False) -> None:
+        while self._done:
+            outcome = self._done.pop(self._next_row, None)
+            if outcome is None:
+                if not final:
+                    return
+                self._next_row = min(self._done)  # only after a bug or a broken input: record the rest
+                continue
+            self._next_row += 1
+            self._record_reporting(outcome)
+
+    def report(self) -> None:
+        if self._progress is not None:
+            self._progress.update(self.result.stats)
+
+    def _record_reporting(self, outcome: Outcome) -> None:
+        try:
+            self._record(outcome)
+        except CgError as exc:  # a journal, failed or results file that cannot be written
+            self._stop_with(exc)
+        self.report()
+
+    def _record(self, outcome: Outcome) -> None:
+        stats, journal, job = self.result.stats, self._journal, outcome.job
+        number = job.row.number
+        kind = outcome.status
+        if outcome.stop is not None:
+            self._stop_with(outcome.stop)
+            kind = status.NOT_SENT
+        if kind == status.NOT_SENT:
+            if self._forget_in_flight and journal is not None:
+                journal.forget(number)  # it never left: a resume sends it
+        elif kind == status.FAILED:
+            if self._failed is not None:
+                self._failed.write(job.row, outcome.error or "")
+            stats.failed += 1
+            if len(self.result.failures) < MAX_KEPT_PROBLEMS:
+                self.result.failures.append((number, job.row.line, outcome.error or ""))
+            if journal is not None and not self._dry_run:
+                journal.record(number, job.digest, FAILED)
+        elif kind == status.SENT:
+            stats.sent += 1
+            if journal is not None:
+                journal.record(number, job.digest, SENT)
+        elif kind == status.SKIPPED:
+            if outcome.error == "sent earlier":
+                stats.sent_earlier += 1
+            else:
+                stats.failed_earlier += 1
+        elif kind == status.UNCHANGED:
+            stats.unchanged += 1
+        elif kind == status.SUPERSEDED:
+            stats.superseded += 1
+        elif kind == VALID:
+            stats.valid += 1
+        if self._results is not None and kind != VALID:
+            self._results.write(number, kind, outcome.error)

@@ -1,0 +1,168 @@
+"""What a `records import` was asked to do, the checks its options must pass, and the files it keeps
+beside the input (journal, failed file, results): where they are, and the rules for reusing them."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cg_cli.errors import UsageError
+from cg_cli.importing.duplicates import DuplicatePolicy
+from cg_cli.importing.failed_file import default_failed_path
+from cg_cli.importing.journal import FAILED, SENT, Journal, default_journal_path, journal_fingerprint, row_digest
+from cg_cli.records.readers import ReadOptions, RecordFile
+
+if TYPE_CHECKING:
+    from cg_cli.config.targets import Target
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    file: str
+    target: Target
+    read: ReadOptions = field(default_factory=ReadOptions)
+    check: bool = True  # --no-check turns the mapping checks off
+    duplicates: DuplicatePolicy = DuplicatePolicy.ORDERED
+    results_path: Path | None = None
+    state_path: Path | None = None  # --state: skip records the service already holds unchanged
+    full: bool = False  # --full: send every row anyway, still updating the state
+    workers: int = 4
+    rate: float | None = None
+    failed_path: Path | None = None
+    journal_path: Path | None = None
+    resume: bool = False
+    restart: bool = False
+    dry_run: bool = False
+
+    def check_options(self) -> None:
+        """Options that cannot go together, refused before any file is opened."""
+        if self.resume and self.restart:
+            raise UsageError("give --resume or --restart, not both")
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            raise UsageError(f"--rate must be a number of requests per second above 0, not {self.rate}")
+        if self.file == "-" and self.duplicates != DuplicatePolicy.ORDERED:
+            raise UsageError(
+                f"--duplicates {self.duplicates} needs the whole file before sending; stdin cannot be read twice",
+                hint="write the input to a file first, or use --duplicates ordered",
+            )
+        if self.full and self.state_path is None:
+            raise UsageError("--full goes with --state PATH", hint="--full sends every row and still updates the state")
+
+
+class ImportFiles:
+    """The journal and failed file of one request: their paths, and whether an earlier run's may be reused."""
+
+    def __init__(self, request: ImportRequest, notice: Callable[[str], None]) -> None:
+        self.request = request
+        self._notice = notice
+
+    @property
+    def journal_path(self) -> Path:
+        return self.request.journal_path or default_journal_path(self.request.file)
+
+    def failed_path(self, records: RecordFile) -> Path:
+        return self.request.failed_path or default_failed_path(self.request.file, records.format)
+
+    @functools.cached_property
+    def fingerprint(self) -> str | None:
+        return input_fingerprint(self.request.file)
+
+    @functools.cached_property
+    def journal_saw_this_input(self) -> bool:
+        """The journal recorded this very file (asked before this run records its own fingerprint)."""
+        seen = journal_fingerprint(self.journal_path)
+        return seen is not None and seen == self.fingerprint
+
+    def refuse_shared_paths(self, records: RecordFile) -> None:
+        """Before anything is read twice or written: no output may be the input, or another output."""
+        request = self.request
+        writes = not request.dry_run  # a dry run writes no journal or failed file
+        refuse_overwriting_input(
+            request.file,
+            journal=self.journal_path if writes else None,
+            failed_file=self.failed_path(records) if writes else None,
+            results_file=request.results_path,
+            state=request.state_path,
+        )
+
+    def refuse_an_unfinished_journal(self) -> None:
+        """An earlier run's journal and neither --resume nor --restart: say how that run ended, and the choices."""
+        request = self.request
+        journal = Journal(self.journal_path, request.target.reference)
+        if not journal.exists() or request.resume or request.restart:
+            return
+        try:
+            journal.open(create=False)
+            what = journal.describe()
+        finally:
+            journal.close()
+        raise UsageError(
+            f"journal {journal.path} exists: {what}",
+            hint="pass --resume to send only the rows not yet accepted (rows that failed stay failed), "
+            "or --restart to discard the journal and send every row",
+        )
+
+    def start_journal(self, journal: Journal) -> bool:
+        """Open the journal under the resume rules; True when this run resumes an earlier one."""
+        if journal.exists() and self.request.restart:
+            journal.remove()
+        existed = journal.exists()  # without --resume or --restart, the run has refused it already
+        journal.open(create=True)
+        return existed and self.request.resume
+
+    def say_what_changed(self, journal: Journal) -> None:
+        """Before sending: how many journaled rows the input no longer holds as they were."""
+        if self.fingerprint is None or self.journal_saw_this_input:
+            return  # stdin cannot be read twice: a changed row is named when the run reaches it
+        changed = count_changed_rows(journal, self.request.file, self.request.read)
+        if changed:
+            self._notice(
+                f"{self.request.file} changed since the journal was written: {changed} journaled row(s) "
+                "no longer match and are sent as new rows"
+            )
+
+
+def input_fingerprint(path: str) -> str | None:
+    """Size, modification time and the first 64 KiB of a file: when it matches, the pre-pass is skipped."""
+    if path == "-":
+        return None
+    try:
+        info = os.stat(path)
+        with open(path, "rb") as stream:
+            head = hashlib.blake2b(stream.read(1 << 16), digest_size=16).hexdigest()
+    except OSError:
+        return None
+    return f"{info.st_size}:{info.st_mtime_ns}:{head}"
+
+
+def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> int:
+    """Journaled final rows that the input no longer holds with the same content at the same row."""
+    final = journal.count(SENT) + journal.count(FAILED)
+    matched = 0
+    with RecordFile(path, options=read) as records:
+        for row in records:
+            previous = journal.previous(row.number)
+            if previous is not None and previous[1] in (SENT, FAILED) and previous[0] == row_digest(row):
+                matched += 1
+    return final - matched
+
+
+def refuse_overwriting_input(input_path: str, **outputs: Path | None) -> None:
+    """No file an import writes may be the input, or another of them (results written over the journal...)."""
+    seen: dict[Path, str] = {} if input_path == "-" else {Path(input_path).resolve(): "the input file"}
+    for role, output in outputs.items():
+        if output is None:
+            continue
+        resolved = output.resolve()
+        if resolved in seen:
+            raise UsageError(
+                f"{output} is {seen[resolved]} and would be the {role.replace('_', ' ')} too: cg would overwrite it",
+                hint="name another path",
+            )
+        seen[resolved] = f"the {role.replace('_', ' ')}"
