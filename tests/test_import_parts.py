@@ -56,15 +56,16 @@ def test_released_rows_of_one_key_go_one_at_a_time_in_file_order() -> None:
     for later in rows[1:]:
         assert not order.admit(later)
     sent: list[int] = []
+    released: list[Job] = []
+
+    def dispatch(j: Job) -> None:
+        order.claim(j)  # on its way: the next row of A must wait for it
+        released.append(j)
+
     current = rows[0]
     while True:
         order.done(current)
-        released: list[Job] = []
-
-        def dispatch(j: Job) -> None:
-            order.claim(j)  # on its way: the next row of A must wait for it
-            released.append(j)
-
+        released.clear()
         order.release(dispatch)
         if not released:
             break
