@@ -17,6 +17,7 @@ import pytest
 
 from cg_cli.config.targets import Target
 from cg_cli.errors import ExitCode, ImportEnded, NetworkError, UsageError
+from cg_cli.importing.delivery import Destination
 from cg_cli.importing.journal import Journal, JournalError
 from cg_cli.importing.run import ImportReport, ImportRequest, ImportRun
 from cg_cli.records.mappings import Mapping
@@ -104,7 +105,7 @@ def test_the_nightly_file_reused_with_new_rows_sends_every_new_row() -> None:
 def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped() -> None:
     service = FakeService()
     file = accounts_csv(Path("a.csv"), ["A", "B", "C", "D"])
-    journal = Journal(Path("a.csv.cg-journal"), "acc-ref")
+    journal = Journal(Path("a.csv.cg-journal"), Destination("acc-ref"))
     report = run(file, service)  # a clean run leaves no journal: make one by stopping after two rows
     assert report.summary["sent"] == 4
     service.delivered.clear()
@@ -166,7 +167,7 @@ def test_csv_and_jsonl_of_one_stem_keep_separate_journals() -> None:
 def test_survey_rows_in_flight_at_a_kill_are_reported_never_resent() -> None:
     file = Path("r.jsonl")
     file.write_text("".join(json.dumps({"Email": f"p{i}@x.com", "Score": 9}) + "\n" for i in range(1, 6)))
-    journal = Journal(Path("r.jsonl.cg-journal"), "resp-ref", durable_in_flight=True)
+    journal = Journal(Path("r.jsonl.cg-journal"), Destination("resp-ref"), durable_in_flight=True)
     journal.open(create=True)
     from cg_cli.records.readers import RecordFile
 

@@ -35,6 +35,7 @@ from cg_cli.output import render
 
 if TYPE_CHECKING:
     from cg_cli.config.settings import HttpOptions, Settings
+    from cg_cli.importing.delivery import Destination
     from cg_cli.importing.importer import Sender
     from cg_cli.importing.run import ImportRun
 
@@ -145,6 +146,7 @@ def import_records(
         resume=resume,
         restart=restart,
         dry_run=dry_run,
+        where=None if dry_run and state is None else _destination(settings, target.reference),
     )
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
     new_sender = None if dry_run else _sender_factory(settings, options)
@@ -164,6 +166,13 @@ def import_records(
     if settings.json_output:
         render.json_out({"ok": True, **report.summary})
     render.note(report.message)
+
+
+def _destination(settings: Settings, reference: str) -> Destination:
+    """Where the rows go: what the journal and the state are bound to."""
+    from cg_cli.importing.delivery import Destination
+
+    return Destination(reference, settings.records_url(), settings.token_url(), settings.client_id.value or "")
 
 
 def _sender_factory(settings: Settings, options: HttpOptions) -> Callable[[], Sender]:

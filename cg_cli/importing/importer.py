@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 
 from cg_cli.errors import CgError
 from cg_cli.importing import results_file as status
+from cg_cli.importing.delivery import MAYBE_ARRIVED, MAYBE_ARRIVED_BEFORE, Delivery, Kind, Verdict
 from cg_cli.importing.failed_file import FailedFile
 from cg_cli.importing.jobs import VALID, Job, Outcome
-from cg_cli.importing.journal import IN_FLIGHT, SENT, Journal, row_digest
+from cg_cli.importing.journal import row_digest
 from cg_cli.importing.key_order import KeyOrder
 from cg_cli.importing.recorder import MAX_KEPT_PROBLEMS, OutcomeRecorder
 from cg_cli.importing.results_file import ResultsFile
@@ -27,10 +28,6 @@ from cg_cli.importing.workers import Workers
 from cg_cli.records.mappings import Mapping, check_fields, check_values, identity_keys
 from cg_cli.records.readers import Row
 
-MAYBE_ARRIVED = (
-    "may have arrived: the run was killed while this survey row was in flight; "
-    "check in CustomerGauge before you send it again"
-)
 __all__ = ["ImportResult", "ImportStats", "Importer", "Progress", "Sender", "State", "summary_json"]
 
 
@@ -43,13 +40,10 @@ class Importer:
         mapping: Mapping | None,
         check_unknown_fields: bool,
         new_sender: Callable[[], Sender],
-        journal: Journal | None = None,
+        delivery: Delivery | None = None,
         failed: FailedFile | None = None,
         results: ResultsFile | None = None,
-        resume: bool = False,
-        sends_surveys: bool = False,
         superseded: Callable[[int], bool] | None = None,
-        state: State | None = None,
         workers: int = 4,
         rate: float | None = None,
         dry_run: bool = False,
@@ -60,13 +54,9 @@ class Importer:
         self._mapping = mapping
         self._mapping_type = mapping.type if mapping is not None else None
         self._check_unknown_fields = check_unknown_fields
-        self._journal = journal
         self._results = results
-        self._resume = resume and journal is not None
-        # Survey rows are marked in flight before they leave: at most once, even across a hard kill.
-        mark_in_flight = sends_surveys and journal is not None and not dry_run
+        self._delivery = delivery or Delivery(Kind.ENTITY, dry_run=dry_run)
         self._superseded = superseded
-        self._state = state
         self._dry_run = dry_run
         self._on_changed_input = on_changed_input
         self._stop = threading.Event()
@@ -77,17 +67,14 @@ class Importer:
             new_sender=new_sender,
             stop=self._stop,
             rate=rate,
-            in_flight_journal=journal if mark_in_flight else None,
+            leaving=self._delivery.leaving,
         )
         self._order = KeyOrder()
         self._recorder = OutcomeRecorder(
             self.result,
             stop_with=self._stop_with,
-            journal=journal,
             failed=failed,
             results=results,
-            forget_in_flight=mark_in_flight,
-            dry_run=dry_run,
             progress=progress,
         )
         self._pending = 0  # jobs given to the workers, outcome not yet back
@@ -141,48 +128,56 @@ class Importer:
             return
         problem = self._local_problem(row)
         if problem is not None:
-            self._recorder.finish(Outcome(job, status.FAILED, problem))
+            self._finish(Outcome(job, status.FAILED, problem))
         elif self._superseded is not None and self._superseded(row.number):
-            self._recorder.finish(Outcome(job, status.SUPERSEDED, "a later row has the same identity key"))
+            self._finish(Outcome(job, status.SUPERSEDED, "a later row has the same identity key"))
         elif self._order.admit(job):  # else an earlier row with this key is on its way: this one waits its turn
             self._dispatch(job)
 
     def _dispatch(self, job: Job) -> None:
         """A row whose turn it is: unchanged since the last accepted push, or on its way to a worker.
 
-        Asked only now, when every earlier row with its key has finished (and been remembered)."""
-        if self._state is not None and job.keys and self._state.unchanged(job.keys[0], job.digest):
-            self._recorder.finish(Outcome(job, status.UNCHANGED))
+        Asked only now, when every earlier row with its key has finished (and been written down)."""
+        verdict = self._delivery.now(job)
+        if verdict == Verdict.UNCHANGED:
+            self._finish(Outcome(job, status.UNCHANGED))
+        elif verdict == Verdict.UNCERTAIN:
+            self.result.stats.maybe_arrived += 1
+            self._finish(Outcome(job, status.FAILED, MAYBE_ARRIVED_BEFORE, uncertain=True))
         elif self._dry_run:
-            self._recorder.finish(Outcome(job, VALID))
+            self._finish(Outcome(job, VALID))
         else:
             self._order.claim(job)
             self._ready.append(job)
 
     def _job(self, row: Row) -> Job | None:
         """The row with its digest and keys; None when an earlier run brought it to a final state."""
-        journal = self._journal
-        if journal is None and self._state is None:
+        if not self._delivery.needs_digest:
             return Job(row, b"", self._keys(row))
         digest = row_digest(row)
-        previous = journal.previous(row.number) if self._resume and journal is not None else None
-        if previous is None:
+        verdict = self._delivery.earlier(row.number, digest)
+        if verdict is None:
+            if self._delivery.changed(row.number, digest):
+                self.result.stats.changed += 1
+                if self.result.stats.changed == 1 and self._on_changed_input is not None:
+                    self._on_changed_input(row.number)
             return Job(row, digest, self._keys(row))
-        job = Job(row, digest)  # done before, or changed: its keys are needed only if it is sent
-        previous_digest, earlier = previous
-        if previous_digest != digest:
-            job = Job(row, digest, self._keys(row))
-            self.result.stats.changed += 1
-            if self.result.stats.changed == 1 and self._on_changed_input is not None:
-                self._on_changed_input(row.number)
-            return job
-        if earlier == IN_FLIGHT:
+        job = Job(row, digest)  # done before: its keys are needed only if it is sent
+        if verdict == Verdict.MAYBE_ARRIVED:
             # In flight when a run was killed: it may have arrived. Report it; never send it twice.
             self.result.stats.maybe_arrived += 1
-            self._recorder.finish(Outcome(job, status.FAILED, MAYBE_ARRIVED))
+            self._finish(Outcome(job, status.FAILED, MAYBE_ARRIVED, uncertain=True))
         else:
-            self._recorder.finish(Outcome(job, status.SKIPPED, "sent earlier" if earlier == SENT else "failed earlier"))
+            self._finish(Outcome(job, status.SKIPPED, verdict.value))
         return None
+
+    def _finish(self, outcome: Outcome) -> None:
+        """Written down for the model at once (journal, state), for the user in input order."""
+        try:
+            self._delivery.settle(outcome)
+        except CgError as exc:
+            self._stop_with(exc)
+        self._recorder.finish(outcome)
 
     def _keys(self, row: Row) -> tuple[str, ...]:
         return identity_keys(self._mapping_type, row.record) if row.error is None else ()
@@ -209,9 +204,7 @@ class Importer:
                 break
             self._pending -= 1
             self._order.done(outcome.job)
-            if outcome.status == status.SENT and self._state is not None and outcome.job.keys:
-                self._remember(outcome.job)
-            self._recorder.finish(outcome)
+            self._finish(outcome)
             count += 1
         if count:
             self._order.release(self._dispatch)
@@ -220,28 +213,17 @@ class Importer:
     def _give_up_waiting_rows(self) -> None:
         """Stopping: rows not yet given to a worker are not sent (resumable)."""
         for job in (*self._order.give_up(), *self._ready):
-            self._recorder.finish(Outcome(job, status.NOT_SENT))
+            self._finish(Outcome(job, status.NOT_SENT))
         for job in self._ready:
             self._order.done(job)
         self._ready.clear()
 
-    def _remember(self, job: Job) -> None:
-        """Accepted (200): the state may now say the service holds this record. Never before."""
-        assert self._state is not None
-        try:
-            self._state.remember(job.keys[0], job.digest)
-        except CgError as exc:
-            self._stop_with(exc)
-
     def _commit(self, *, now: bool) -> None:
         """Outcomes reach the journal's file as soon as they are known: a kill then loses only rows in flight."""
         try:
-            if self._state is not None and now:
-                self._state.commit()
+            self._delivery.commit(now=now)
             if self._results is not None and now:
                 self._results.flush()
-            if self._journal is not None:
-                self._journal.commit() if now else self._journal.commit_if_due()
         except CgError as exc:
             self._stop_with(exc)
 

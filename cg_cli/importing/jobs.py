@@ -23,3 +23,4 @@ class Outcome:
     status: str  # results_file: sent, failed, skipped, unchanged, superseded, not-sent; or VALID (dry run)
     error: str | None = None
     stop: CgError | None = None  # the run must stop (the service is down, credentials refused)
+    uncertain: bool = False  # the body may have reached the service (answer lost, timeout after sending)

@@ -24,11 +24,16 @@ import time
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cg_cli.errors import UsageError
+from cg_cli.importing.group_commit import GroupCommit
 from cg_cli.records.readers import Row
 
-SCHEMA_VERSION = "2"
+if TYPE_CHECKING:
+    from cg_cli.importing.delivery import Destination
+
+SCHEMA_VERSION = "3"  # 3: bound to a target (records URL, token URL, client id, configuration)
 SENT = "S"
 FAILED = "F"
 IN_FLIGHT = "I"
@@ -89,9 +94,9 @@ def row_digest(row: Row) -> bytes:
 class Journal:
     """One import's journal. Safe to call from several threads (one lock around the connection)."""
 
-    def __init__(self, path: Path, configuration: str, *, durable_in_flight: bool = False) -> None:
+    def __init__(self, path: Path, destination: Destination, *, durable_in_flight: bool = False) -> None:
         self.path = path
-        self.configuration = configuration
+        self.destination = destination
         self.durable_in_flight = durable_in_flight
         self._db: sqlite3.Connection | None = None
         self._lock = threading.RLock()
@@ -100,11 +105,7 @@ class Journal:
         self._slice_start = -1
         self._slice: dict[int, Previous] = {}
         # Group commit of in-flight marks: workers wait for one fsync shared by all.
-        self._marks: list[tuple[int, bytes]] = []
-        self._marks_cond = threading.Condition()
-        self._marks_queued = 0
-        self._marks_done = 0
-        self._marking = False
+        self._marks: GroupCommit[tuple[int, bytes]] = GroupCommit(self._write_marks)
 
     # -- opening and describing -------------------------------------------------
 
@@ -135,17 +136,21 @@ class Journal:
         self._db = db
         meta = self._meta()
         if not meta:
-            self._write_meta({"version": SCHEMA_VERSION, "configuration": self.configuration})
+            here = self.destination
+            self._write_meta({"version": SCHEMA_VERSION, "target": here.key, "target_name": here.describe()})
         elif meta.get("version") != SCHEMA_VERSION:
             raise JournalError(
-                f"journal {self.path} was written by another version of cg",
-                hint="pass --restart to discard it and send every row",
+                f"journal {self.path} was written by another version of cg (journal format {meta.get('version')}, "
+                f"this cg reads {SCHEMA_VERSION})",
+                hint="pass --restart to discard it and send every row (for survey mappings, check first which "
+                "rows arrived), or pass another --journal",
             )
-        elif meta.get("configuration") != self.configuration:
+        elif meta.get("target") != self.destination.key:
             raise JournalError(
-                f"journal {self.path} belongs to configuration {meta.get('configuration')!r}, "
-                f"not {self.configuration!r}",
-                hint="resume with the same configuration, pass --restart to discard it, or pass another --journal",
+                f"journal {self.path} was written for {meta.get('target_name')}, "
+                f"not {self.destination.describe()}: none of its rows were sent here",
+                hint="resume with the settings of that run, pass --restart to discard it and send every row "
+                "here, or pass another --journal",
             )
 
     def describe(self) -> str:
@@ -201,26 +206,12 @@ class Journal:
 
     def mark_in_flight(self, number: int, digest: bytes) -> None:
         """Durably mark a row in flight before its request leaves; one commit serves every waiting worker."""
-        with self._marks_cond:
-            self._marks.append((number, digest))
-            self._marks_queued += 1
-            mine = self._marks_queued
-            while self._marks_done < mine:
-                if self._marking:
-                    self._marks_cond.wait()
-                    continue
-                batch, self._marks = self._marks, []
-                self._marking = True
-                self._marks_cond.release()
-                try:
-                    with self._lock:
-                        self._write("INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, 'I')", batch)
-                        self.commit()
-                finally:
-                    self._marks_cond.acquire()
-                    self._marking = False
-                    self._marks_done += len(batch)
-                    self._marks_cond.notify_all()
+        self._marks.write((number, digest))
+
+    def _write_marks(self, batch: list[tuple[int, bytes]]) -> None:
+        with self._lock:
+            self._write("INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, 'I')", batch)
+            self.commit()
 
     def commit_if_due(self) -> None:
         if self._dirty and time.monotonic() - self._last_commit >= SYNC_INTERVAL:

@@ -1,5 +1,6 @@
-"""Where each row's outcome is written: the counts, the failed file and the results file, in input
-order (the order a user reads them in), and the journal."""
+"""Where each row's outcome is written for the user: the counts, the failed file and the results file,
+in input order (the order a user reads them in). The journal and the state take outcomes as they
+arrive instead (`delivery.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from cg_cli.errors import CgError
 from cg_cli.importing import results_file as status
 from cg_cli.importing.failed_file import FailedFile
 from cg_cli.importing.jobs import VALID, Outcome
-from cg_cli.importing.journal import FAILED, SENT, Journal
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.stats import ImportResult, Progress
 
@@ -25,20 +25,14 @@ class OutcomeRecorder:
         result: ImportResult,
         *,
         stop_with: Callable[[CgError], None],
-        journal: Journal | None = None,
         failed: FailedFile | None = None,
         results: ResultsFile | None = None,
-        forget_in_flight: bool = False,
-        dry_run: bool = False,
         progress: Progress | None = None,
     ) -> None:
         self.result = result
         self._stop_with = stop_with
-        self._journal = journal
         self._failed = failed
         self._results = results
-        self._forget_in_flight = forget_in_flight and journal is not None
-        self._dry_run = dry_run
         self._progress = progress
         self._done: dict[int, Outcome] = {}  # outcomes waiting for an earlier row's, to be recorded in order
         self._next_row = 1
@@ -74,32 +68,25 @@ class OutcomeRecorder:
     def _record_reporting(self, outcome: Outcome) -> None:
         try:
             self._record(outcome)
-        except CgError as exc:  # a journal, failed or results file that cannot be written
+        except CgError as exc:  # a failed or results file that cannot be written
             self._stop_with(exc)
         self.report()
 
     def _record(self, outcome: Outcome) -> None:
-        stats, journal, job = self.result.stats, self._journal, outcome.job
+        stats, job = self.result.stats, outcome.job
         number = job.row.number
         kind = outcome.status
         if outcome.stop is not None:
             self._stop_with(outcome.stop)
             kind = status.NOT_SENT
-        if kind == status.NOT_SENT:
-            if self._forget_in_flight and journal is not None:
-                journal.forget(number)  # it never left: a resume sends it
-        elif kind == status.FAILED:
+        if kind == status.FAILED:
             if self._failed is not None:
                 self._failed.write(job.row, outcome.error or "")
             stats.failed += 1
             if len(self.result.failures) < MAX_KEPT_PROBLEMS:
                 self.result.failures.append((number, job.row.line, outcome.error or ""))
-            if journal is not None and not self._dry_run:
-                journal.record(number, job.digest, FAILED)
         elif kind == status.SENT:
             stats.sent += 1
-            if journal is not None:
-                journal.record(number, job.digest, SENT)
         elif kind == status.SKIPPED:
             if outcome.error == "sent earlier":
                 stats.sent_earlier += 1

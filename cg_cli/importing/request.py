@@ -3,19 +3,22 @@ beside the input (journal, failed file, results): where they are, and the rules 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cg_cli.errors import UsageError
+from cg_cli.importing.delivery import Destination, Kind, kind_of
 from cg_cli.importing.duplicates import DuplicatePolicy
 from cg_cli.importing.failed_file import default_failed_path
 from cg_cli.importing.journal import FAILED, SENT, Journal, default_journal_path, journal_fingerprint, row_digest
+from cg_cli.importing.lock import WriterLock
 from cg_cli.records.readers import ReadOptions, RecordFile
 
 if TYPE_CHECKING:
@@ -39,6 +42,12 @@ class ImportRequest:
     resume: bool = False
     restart: bool = False
     dry_run: bool = False
+    where: Destination | None = None  # the records URL, token URL and client id rows go to
+
+    @property
+    def destination(self) -> Destination:
+        """The target of this run's sends: what journals and states are bound to."""
+        return self.where or Destination(self.target.reference)
 
     def check_options(self) -> None:
         """Options that cannot go together, refused before any file is opened."""
@@ -50,6 +59,13 @@ class ImportRequest:
             raise UsageError(
                 f"--duplicates {self.duplicates} needs the whole file before sending; stdin cannot be read twice",
                 hint="write the input to a file first, or use --duplicates ordered",
+            )
+        mapping = self.target.mapping
+        if self.duplicates == DuplicatePolicy.LAST and kind_of(mapping.type if mapping else None) == Kind.EVENT:
+            raise UsageError(
+                f"--duplicates last would drop survey responses: every row of a {mapping.type if mapping else ''} "
+                "mapping is an event of its own",
+                hint="use --duplicates ordered (every row, once) or --duplicates error (refuse repeated keys)",
             )
         if self.full and self.state_path is None:
             raise UsageError("--full goes with --state PATH", hint="--full sends every row and still updates the state")
@@ -91,10 +107,20 @@ class ImportFiles:
             state=request.state_path,
         )
 
+    @contextlib.contextmanager
+    def holding_the_journal(self) -> Iterator[None]:
+        """The journal's lock, for the whole run; its lock file goes when the journal does."""
+        lock = WriterLock(self.journal_path, "journal")
+        lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release(remove=not self.journal_path.exists())
+
     def refuse_an_unfinished_journal(self) -> None:
         """An earlier run's journal and neither --resume nor --restart: say how that run ended, and the choices."""
         request = self.request
-        journal = Journal(self.journal_path, request.target.reference)
+        journal = Journal(self.journal_path, request.destination)
         if not journal.exists() or request.resume or request.restart:
             return
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cg_cli.errors import ExitCode, ImportEnded
+from cg_cli.importing.delivery import Delivery, Kind, kind_of
 from cg_cli.importing.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
 from cg_cli.importing.failed_file import FailedFile
 from cg_cli.importing.importer import Importer, ImportResult, Progress, Sender, summary_json
@@ -74,24 +75,30 @@ class ImportRun:
         with RecordFile(request.file, options=request.read) as records:
             check_header_row(request, records)
             self._files.refuse_shared_paths(records)
-            if not request.dry_run:
+            if request.dry_run:
+                return self._checked_run(records)
+            with self._files.holding_the_journal():  # one writer: a second run is refused at once
                 self._files.refuse_an_unfinished_journal()  # before the pre-flight reads a large file for nothing
+                return self._checked_run(records)
+
+    def _checked_run(self, records: RecordFile) -> ImportReport:
+        request = self.request
+        with contextlib.ExitStack() as cleanup:
             duplicates, self._duplicate_report = scan_duplicates(self._files, records, self._notice)
-            state = (
-                StateStore(request.state_path, request.target.reference, full=request.full)
-                if request.state_path
-                else None
-            )
-            try:
-                if request.dry_run:
-                    return self._dry_run(records, state)
-                return self._import(records, duplicates, state)
-            finally:
-                if duplicates is not None:
-                    duplicates.close()
-                if state is not None:
-                    with contextlib.suppress(StateError):  # what was not committed is simply sent again next time
-                        state.close()
+            if duplicates is not None:
+                cleanup.callback(duplicates.close)
+            state = None
+            if request.state_path:
+                state = StateStore(request.state_path, request.destination, write=not request.dry_run)
+                cleanup.callback(_close_state, state)
+            if request.dry_run:
+                return self._dry_run(records, state)
+            return self._import(records, duplicates, state)
+        raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see that ExitStack never swallows
+
+    @property
+    def _kind(self) -> Kind:
+        return kind_of(self.request.target.mapping.type if self.request.target.mapping else None)
 
     def _importer_for(self, records: RecordFile, **kwargs: Any) -> Importer:
         request = self.request
@@ -118,7 +125,8 @@ class ImportRun:
         return importer
 
     def _dry_run(self, records: RecordFile, state: StateStore | None) -> ImportReport:
-        result = self._execute(self._importer_for(records, state=state))
+        delivery = Delivery(self._kind, state=state, dry_run=True)
+        result = self._execute(self._importer_for(records, delivery=delivery))
         stats = result.stats
         summary = {
             "dry_run": True,
@@ -135,9 +143,7 @@ class ImportRun:
 
     def _import(self, records: RecordFile, duplicates: DuplicateIndex | None, state: StateStore | None) -> ImportReport:
         request = self.request
-        journal = Journal(
-            self._files.journal_path, request.target.reference, durable_in_flight=request.target.sends_surveys
-        )
+        journal = Journal(self._files.journal_path, request.destination, durable_in_flight=self._kind == Kind.EVENT)
         failed_path = self._files.failed_path(records)
         resuming = self._files.start_journal(journal)
         if not resuming:
@@ -152,13 +158,10 @@ class ImportRun:
             journal.begin_run(self._files.fingerprint)
             importer = self._importer_for(
                 records,
-                journal=journal,
+                delivery=Delivery(self._kind, journal=journal, state=state, resume=resuming, full=request.full),
                 failed=failed,
-                resume=resuming,
-                sends_surveys=request.target.sends_surveys,
                 on_changed_input=self._changed_during_run if request.file == "-" else None,
                 results=results,
-                state=state,
                 superseded=duplicates.superseded
                 if duplicates is not None and request.duplicates == DuplicatePolicy.LAST
                 else None,
@@ -252,6 +255,11 @@ def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:
     # If it cannot be written, the journal's state stays "running": described as a run that did not finish.
     with contextlib.suppress(JournalError):
         journal.end_run(state, reason)
+
+
+def _close_state(state: StateStore) -> None:
+    with contextlib.suppress(StateError):  # what was not committed is simply sent again next time
+        state.close()
 
 
 def _no_sender() -> Sender:

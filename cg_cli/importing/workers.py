@@ -12,7 +12,6 @@ from cg_cli.constants import API_BODY_LIMIT
 from cg_cli.errors import ApiValidationError, AuthError, CgError, NetworkError
 from cg_cli.importing import results_file as status
 from cg_cli.importing.jobs import Job, Outcome
-from cg_cli.importing.journal import Journal
 from cg_cli.importing.stats import RateLimiter, Sender
 from cg_cli.records.body import RecordBody
 
@@ -26,14 +25,14 @@ class Workers:
         new_sender: Callable[[], Sender],
         stop: threading.Event,
         rate: float | None = None,
-        in_flight_journal: Journal | None = None,
+        leaving: Callable[[Job], None] | None = None,
     ) -> None:
         self._count = count
         self._reference = reference
         self._new_sender = new_sender
         self._stop = stop
         self._limiter = RateLimiter(rate)
-        self._in_flight_journal = in_flight_journal  # survey rows are marked here before they leave
+        self._leaving = leaving  # what must be on disk before a body leaves (the delivery model's marks)
         self._local = threading.local()
         self._senders: list[Sender] = []
         self._senders_lock = threading.Lock()
@@ -61,7 +60,7 @@ class Workers:
         while (job := self.todo.get()) is not None:
             try:
                 outcome = self.send(job)
-            except CgError as exc:  # the journal could not take the in-flight mark: the row did not leave
+            except CgError as exc:  # the journal or state could not take its mark: the row did not leave
                 outcome = Outcome(job, status.NOT_SENT, stop=exc)
             except Exception as exc:  # a bug must stop the run, not leave the reader waiting for this row
                 error = CgError(f"internal error sending row {job.row.number}: {exc!r}")
@@ -86,14 +85,16 @@ class Workers:
         if len(payload) > API_BODY_LIMIT:
             size = f"{len(payload) / 1_000_000:.1f} MB"
             return Outcome(job, status.FAILED, f"the record is {size}; the API takes at most 2 MB: not sent")
-        if self._in_flight_journal is not None:
-            self._in_flight_journal.mark_in_flight(job.row.number, job.digest)
+        if self._leaving is not None:
+            self._leaving(job)
         try:
             self._sender().put(body.content_type, payload)
         except ApiValidationError as exc:
             return Outcome(job, status.FAILED, f"422 {exc.message} {json.dumps(exc.errors, ensure_ascii=False)}")
         except NetworkError as exc:
-            if exc.maybe_delivered or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
+            if exc.maybe_delivered:
+                return Outcome(job, status.FAILED, exc.message, uncertain=True)
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 return Outcome(job, status.FAILED, exc.message)
             return Outcome(job, status.NOT_SENT, stop=exc)
         except AuthError as exc:
