@@ -17,6 +17,7 @@ help:
 	@echo "make demo    set up, start the sandbox, push a record through cg, show what arrived"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks against the sandbox, side by side with HTTPie and curl"
+	@echo "make soak    the delivery model's random sequences for 10 minutes (SOAK_SECONDS to change)"
 	@echo "make dist    build the sdist and wheel, and check them with twine"
 
 $(STAMP): pyproject.toml $(PYTHON_ID)
@@ -51,6 +52,9 @@ dist: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m compileall -q cg_cli   # measure what an installed cg runs: compiled bytecode
 	$(PY) bench/run.py
+
+soak: $(STAMP)
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(PY) -m pytest -q -s -p no:randomly -p no:cacheprovider tests/test_delivery_model.py
 
 demo: $(STAMP)
 	@workdir=$$(mktemp -d)
@@ -92,4 +96,4 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help setup test lint format bench demo dist clean
+.PHONY: help setup test lint format bench soak demo dist clean

@@ -144,6 +144,13 @@ def test_a_survey_that_may_have_arrived_is_remembered_and_never_resent(cg, serve
     assert responses(sandbox) == {("joe@x.com", "9"): 1, ("ann@x.com", "5"): 1}
     shown = json.loads(cg("records", "state", "s.db", "-o", "json").stdout)
     assert [t["may_have_arrived"] for t in shown["targets"]] == [1]
+    # A human checked it: it arrived, so it leaves the input; the mark can go.
+    Path("sv.csv").write_text("Email,Score\nann@x.com,5\n")
+    forgot = cg("records", "state", "s.db", "--forget-uncertain", "resp-ref")
+    assert forgot.exit_code == 0 and "Forgot 1 row(s)" in forgot.stderr
+    done = cg("records", "import", "sv.csv", "--mapping", "responses", "--state", "s.db", "--restart", "-o", "json")
+    assert done.exit_code == 0 and json.loads(done.stdout)["unchanged"] == 1
+    assert responses(sandbox) == {("joe@x.com", "9"): 1, ("ann@x.com", "5"): 1}
 
 
 def test_an_old_state_is_refused_with_the_way_out(cg, server: Any) -> None:

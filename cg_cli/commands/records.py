@@ -144,6 +144,7 @@ STATE_EXAMPLES = """\b
 Examples:
   cg records state state.sqlite               # records per target, last push
   cg records state state.sqlite --forget REF  # next push of REF is full
+  cg records state s.sqlite --forget-uncertain REF   # after checking them
 """
 
 
@@ -154,12 +155,27 @@ def show_state(
     forget: Annotated[
         str | None, typer.Option("--forget", help="Forget what the state holds for this configuration.", metavar="REF")
     ] = None,
+    forget_uncertain: Annotated[
+        str | None,
+        typer.Option(
+            "--forget-uncertain",
+            help="Forget the survey rows of this configuration that may have arrived (checked by hand): "
+            "the next push sends those still in the input.",
+            metavar="REF",
+        ),
+    ] = None,
 ) -> None:
     """Show what an incremental-push state holds per target, or forget one configuration."""
     from cg_cli.importing.state import describe_state, forget_configuration
     from cg_cli.service.auth import iso_time
 
     settings = settings_for(ctx)
+    if forget_uncertain is not None:
+        count = forget_configuration(path, forget_uncertain, only_uncertain=True)
+        if settings.json_output:
+            render.json_out({"ok": True, "configuration": forget_uncertain, "forgot": count})
+        render.note(f"Forgot {count} row(s) of configuration {forget_uncertain} that may have arrived, in {path}.")
+        return
     if forget is not None:
         count = forget_configuration(path, forget)
         if settings.json_output:

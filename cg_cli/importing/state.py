@@ -156,8 +156,9 @@ def describe_state(path: Path) -> list[TargetState]:
     return [TargetState(*row) for row in rows]
 
 
-def forget_configuration(path: Path, configuration: str) -> int:
-    """Drop what the state holds for one configuration, at every target (its next push is a full one)."""
+def forget_configuration(path: Path, configuration: str, *, only_uncertain: bool = False) -> int:
+    """Drop what the state holds for one configuration, at every target (its next push is a full one);
+    `only_uncertain`: only its survey rows that may have arrived (a human checked them)."""
     if not path.is_file():
         raise StateError(f"state {path} does not exist")
     writer = WriterLock(path, "state")
@@ -166,7 +167,8 @@ def forget_configuration(path: Path, configuration: str) -> int:
         db = _connect(path)
         try:
             count = db.execute(
-                "DELETE FROM records WHERE target IN (SELECT target FROM targets WHERE configuration = ?)",
+                "DELETE FROM records WHERE target IN (SELECT target FROM targets WHERE configuration = ?)"
+                + (" AND status = 'U'" if only_uncertain else ""),
                 (configuration,),
             ).rowcount
         finally:
