@@ -65,6 +65,8 @@ class Model:
     accounts: list[tuple[str, str]] = field(default_factory=list)  # (Account Name, First Name)
     surveys: list[tuple[str, str]] = field(default_factory=list)  # (Email, Score), every pair unique
     log: list[str] = field(default_factory=list)
+    exits: Counter[str] = field(default_factory=Counter)  # "import 0", "kill -9", ...: what the steps met
+    snapshots: list[list[tuple[str, str]]] = field(default_factory=list)  # earlier account files
     steps: int = 0
     serial: int = 0
 
@@ -81,8 +83,8 @@ class Model:
             fields = ", ".join(f'"{f}"' for f in m.fields)
             lines += [f"[{m.name}]", f'reference = "{m.reference}"', f'type = "{m.type}"', f"fields = [{fields}]", ""]
         (self.root / "cg-mappings.toml").write_text("\n".join(lines))
-        keys = [f"Acct {k}" for k in range(12)]
-        self.accounts = [(self.rng.choice(keys), self._value()) for _ in range(40)]
+        keys = [f"Acct {k}" for k in range(24)]
+        self.accounts = [(self.rng.choice(keys), self._value()) for _ in range(30)]
         self.surveys = [(f"p{self.rng.randrange(8)}@x.com", self._value()) for _ in range(25)]
         self._write()
 
@@ -150,6 +152,7 @@ class Model:
     def _finish(self, proc: subprocess.Popen[bytes], args: list[str]) -> int:
         _, err = proc.communicate(timeout=120)
         code = proc.returncode
+        self.exits[f"{'survey' if 'responses' in args else 'account'} exit {code}"] += 1
         self.log.append(f"  exit {code}: {err.decode(errors='replace').strip().splitlines()[-1:] if err else ''}")
         if code not in ALLOWED_EXITS and code != -signal.SIGKILL:
             raise Broken(f"{' '.join(args[2:])} exited {code}: {err.decode(errors='replace')[-600:]}")
@@ -176,7 +179,7 @@ class Model:
     def step(self) -> None:
         self.steps += 1
         action = self.rng.choices(
-            ["import", "kill", "overlap", "change", "switch", "fault", "human"], weights=[6, 3, 1, 2, 1, 2, 1]
+            ["import", "kill", "overlap", "change", "switch", "fault", "human"], weights=[6, 3, 1, 3, 1, 2, 1]
         )[0]
         getattr(self, f"_{action}")()
         self.check_events()
@@ -214,7 +217,12 @@ class Model:
 
     def _change(self) -> None:
         rows: list[tuple[str, str]] = self.rng.choice([self.accounts, self.surveys])
-        if self.rng.random() < 0.5 and rows:
+        self.snapshots.append(list(self.accounts))
+        if rows is self.accounts and self.rng.random() < 0.4 and len(self.snapshots) > 1:
+            back = self.rng.randrange(len(self.snapshots) - 1)
+            self.accounts = list(self.snapshots[back])  # yesterday's export again: older values come back
+            self.log.append(f"{self.steps}: account file back to snapshot {back}")
+        elif self.rng.random() < 0.5 and rows:
             index = self.rng.randrange(len(rows))
             rows[index] = (rows[index][0], self._value())
             self.log.append(f"{self.steps}: change row {index + 1}")

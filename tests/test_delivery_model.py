@@ -19,5 +19,5 @@ def test_random_sequences_keep_the_delivery_promises(tmp_path: Path) -> None:
     seconds = float(os.environ.get("SOAK_SECONDS", "40"))
     seed = int(os.environ.get("SOAK_SEED", random.randrange(1_000_000)))
     model = explore(tmp_path, seconds, seed)
-    print(f"delivery model: {model.steps} steps tried in {seconds:.0f} s (seed {seed})")
+    print(f"delivery model: {model.steps} steps tried in {seconds:.0f} s (seed {seed}); {dict(model.exits)}")
     assert model.steps > 0
