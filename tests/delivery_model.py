@@ -150,7 +150,12 @@ class Model:
         )
 
     def _finish(self, proc: subprocess.Popen[bytes], args: list[str]) -> int:
-        _, err = proc.communicate(timeout=120)
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise Broken(f"{' '.join(args[2:])} did not end within 120 s") from None
         code = proc.returncode
         self.exits[f"{'survey' if 'responses' in args else 'account'} exit {code}"] += 1
         self.log.append(f"  exit {code}: {err.decode(errors='replace').strip().splitlines()[-1:] if err else ''}")
@@ -210,8 +215,14 @@ class Model:
         procs = [self._spawn(first)]
         time.sleep(self.rng.uniform(0, 0.3))
         procs.append(self._spawn(second))
+        broken: list[Broken] = []
         for proc, args in zip(procs, (first, second), strict=True):
-            self._finish(proc, args)
+            try:
+                self._finish(proc, args)
+            except Broken as exc:  # wait for the other one first: no process outlives the step
+                broken.append(exc)
+        if broken:
+            raise broken[0]
         for args in (first, second):
             self._after_plain_account_run(args)
 
