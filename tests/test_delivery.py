@@ -62,6 +62,9 @@ def test_a_second_process_on_one_journal_is_refused_naming_the_holder(cg, server
         assert second.exit_code == 2, second.output
         assert "sv.csv.cg-journal is in use by process" in second.stderr and str(first.pid) in second.stderr
     assert Path("sv.csv.cg-journal").exists()  # --restart from a second process deleted nothing
+    as_json = cg("records", "import", "sv.csv", "--mapping", "responses", "--resume", "-o", "json")
+    document = json.loads(as_json.stdout)
+    assert (document["ok"], document["exit_code"]) == (False, 2) and str(first.pid) in document["error"]
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     # A killed holder leaves a lock file, not a lock: the next run goes on at once.
