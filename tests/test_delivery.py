@@ -183,6 +183,7 @@ def test_faults_kills_and_resumes_leave_every_account_at_its_last_row(server: An
             Fault(**rng.choice(kinds)) if rng.random() < 0.05 else Fault() for _ in range(2500)
         )
     workers, kills, exits = 4, 0, []
+    marks: list[Any] = []
     for _ in range(40):  # a 500 stops a run (exit 5): the next one resumes
         resume = ["--resume"] if Path("a.csv.cg-journal").exists() else []
         proc = import_process(sandbox, "a.csv", "--mapping", "accounts", "--workers", str(workers), *resume)
@@ -193,14 +194,21 @@ def test_faults_kills_and_resumes_leave_every_account_at_its_last_row(server: An
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
-        proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         exits.append(proc.returncode)
+        marks.append((len(sandbox.records()), proc.returncode, err[-300:]))
         if proc.returncode == 0:
             break
     assert exits[-1] == 0, exits
     received = [(r["record"]["Account Name"], r["record"]["First Name"]) for r in sandbox.records()]
     last_sent = dict(received)
-    assert last_sent == dict(rows)  # every account at its file's last row
+    wrong = {k: [v for n, v in received if n == k] for k, v in dict(rows).items() if last_sent.get(k) != v}
+    if wrong:
+        for k in list(wrong)[:2]:
+            print(k, [(i, x) for i, (n, x) in enumerate(received) if n == k], [x for n, x in rows if n == k])
+        for m in marks:
+            print(m)
+    assert not wrong, (exits, {k: (v, [x for n, x in rows if n == k]) for k, v in list(wrong.items())[:3]})
     assert set(received) == set(rows)  # every row accepted
     duplicates = len(received) - len(rows)
     print(f"soak: {len(exits)} runs {exits}, {kills} kills, {duplicates} rows accepted twice")

@@ -221,3 +221,45 @@ def test_options_that_cannot_go_together_are_refused(options: dict[str, Any]) ->
 
 def test_full_with_a_state_is_fine() -> None:
     ImportRequest(file="a.csv", target=Target("ref", None), full=True, state_path=Path("s")).check_options()
+
+
+# -- Importer: a stop holds back the rest of the stopped row's key ------------------------------------
+
+
+def test_a_row_that_stops_the_run_never_lets_a_later_row_of_its_key_go_first() -> None:
+    """Row 2 (key A) meets a 500 while row 1 (key X) is still out: row 3 (key A) must not be sent, or
+    the service would hold row 3 while a resume sends row 2 after it (an account left on an earlier row)."""
+    import json
+
+    from cg_cli.importing.importer import Importer
+    from cg_cli.records.mappings import Mapping
+
+    third_sent = threading.Event()
+    delivered: list[str] = []
+
+    class Service:
+        def put(self, content_type: str, body: bytes) -> None:
+            value = json.loads(body)["record"]["First Name"]
+            if value == "x1":
+                third_sent.wait(timeout=2)  # row 1 answers late (or once row 3 went, before the fix)
+            elif value == "a2":
+                raise NetworkError("the records service answered 500", status=500)
+            if value == "a3":
+                third_sent.set()
+            delivered.append(value)
+
+        def close(self) -> None:
+            pass
+
+    accounts = Mapping("accounts", "acc-ref", "account", ("Account Name", "First Name"))
+    rows = [
+        Row(1, {"Account Name": "X", "First Name": "x1"}, [], None, 2),
+        Row(2, {"Account Name": "A", "First Name": "a2"}, [], None, 3),
+        Row(3, {"Account Name": "A", "First Name": "a3"}, [], None, 4),
+    ]
+    importer = Importer(
+        rows, reference="acc-ref", mapping=accounts, check_unknown_fields=False, new_sender=Service, workers=2
+    )
+    result = importer.run()
+    assert result.stopped_by is not None and "500" in result.stopped_by.message
+    assert "a3" not in delivered

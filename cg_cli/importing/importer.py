@@ -203,6 +203,8 @@ class Importer:
             except queue.Empty:
                 break
             self._pending -= 1
+            if outcome.stop is not None:  # now, not when the recorder reaches it: the row's key must not
+                self._stop_with(outcome.stop)  # let a later row of that key go ahead of it
             self._order.done(outcome.job)
             self._finish(outcome)
             count += 1
