@@ -84,13 +84,13 @@ class ImportRun:
     def _checked_run(self, records: RecordFile) -> ImportReport:
         request = self.request
         with contextlib.ExitStack() as cleanup:
+            state = None
+            if request.state_path:  # first: a state another run holds is refused before a long pre-flight
+                state = StateStore(request.state_path, request.destination, write=not request.dry_run)
+                cleanup.callback(_close_state, state)
             duplicates, self._duplicate_report = scan_duplicates(self._files, records, self._notice)
             if duplicates is not None:
                 cleanup.callback(duplicates.close)
-            state = None
-            if request.state_path:
-                state = StateStore(request.state_path, request.destination, write=not request.dry_run)
-                cleanup.callback(_close_state, state)
             if request.dry_run:
                 return self._dry_run(records, state)
             return self._import(records, duplicates, state)
