@@ -285,3 +285,45 @@ def test_keys_held_in_flight_are_let_go_so_memory_stays_flat() -> None:
     assert importer.run().stats.sent == 3000
     order = importer._order
     assert not order._busy and not order._blocked_keys  # one entry per key would pile up on a big file
+
+
+def test_outcomes_reach_the_journal_as_they_arrive_not_in_input_order() -> None:
+    """Row 1 is slow; rows 2-20 are answered meanwhile. A kill now must find them journaled, or a
+    resume would send them all again (duplicates grow with a slow row's wait, not with the rows in flight)."""
+    seen: list[dict[int, str]] = []
+
+    class SlowFirst(FakeService):
+        def sender(self) -> Any:
+            inner = super().sender()
+
+            class Sender:
+                def put(self, content_type: str, body: bytes) -> None:
+                    if json.loads(body)["record"]["Account Name"] == "R1":
+                        deadline = time.monotonic() + 10
+                        while len(journal_rows(Path("a.csv.cg-journal"))) < 19 and time.monotonic() < deadline:
+                            time.sleep(0.01)
+                        seen.append(journal_rows(Path("a.csv.cg-journal")))
+                    inner.put(content_type, body)
+
+                def close(self) -> None:
+                    pass
+
+            return Sender()
+
+    run(accounts_csv(Path("a.csv"), [f"R{i}" for i in range(1, 21)]), SlowFirst(), workers=4)
+    assert seen == [{n: "S" for n in range(2, 21)}]  # while row 1 was still out
+
+
+def test_a_journal_of_an_older_format_is_refused_with_the_way_out() -> None:
+    import sqlite3
+
+    file = accounts_csv(Path("a.csv"), ["A"])
+    with sqlite3.connect("a.csv.cg-journal") as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('version', '2'), ('configuration', 'acc-ref')")
+    service = FakeService()
+    with pytest.raises(UsageError) as refused:
+        run(file, service, resume=True)
+    assert "journal format 2" in refused.value.message and "--restart" in (refused.value.hint or "")
+    assert not service.delivered
+    assert run(file, service, restart=True).summary["sent"] == 1
