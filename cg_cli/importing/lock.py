@@ -28,6 +28,8 @@ class WriterLock:
 
     def acquire(self) -> None:
         """Hold the lock, or raise FileBusy at once. Idempotent."""
+        if self.path.exists() and not self.path.is_file():  # never a lock file beside /dev/null or a FIFO
+            raise UsageError(f"{self._what} {self.path} is not a regular file", hint=f"pass another --{self._what}")
         while self._fd is None:
             try:
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
