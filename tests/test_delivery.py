@@ -214,3 +214,13 @@ def test_faults_kills_and_resumes_leave_every_account_at_its_last_row(server: An
     print(f"soak: {len(exits)} runs {exits}, {kills} kills, {duplicates} rows accepted twice")
     # At most the rows a kill caught between leaving and being journaled: in flight plus answered, per kill.
     assert duplicates <= kills * 3 * workers, duplicates
+
+
+def test_a_journal_or_state_that_is_not_a_file_leaves_no_lock_file_beside_it(cg, server: Any) -> None:
+    sandbox = server()
+    Path("a.csv").write_text("Account Name\nACME\n")
+    Path("d").mkdir()
+    for option in ("--state", "--journal"):
+        result = cg("records", "import", "a.csv", "--mapping", "accounts", option, "d")
+        assert result.exit_code == 2 and "d is not a regular file" in result.stderr
+    assert not Path("d.lock").exists() and sandbox.records() == []
