@@ -263,3 +263,91 @@ def test_a_row_that_stops_the_run_never_lets_a_later_row_of_its_key_go_first() -
     result = importer.run()
     assert result.stopped_by is not None and "500" in result.stopped_by.message
     assert "a3" not in delivered
+
+
+# -- Delivery: may this body go to this target now? -----------------------------------------------
+
+
+class FakeState:
+    """A state in a dict: key → (digest, accepted)."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[bytes, bool]] = {}
+
+    def lookup(self, key: str) -> tuple[bytes, bool] | None:
+        return self.held.get(key)
+
+    def before_send(self, key: str, event_digest: bytes | None) -> None:
+        if event_digest is None:
+            self.held.pop(key, None)
+        else:
+            self.held[key] = (event_digest, False)
+
+    def remember(self, key: str, digest: bytes) -> None:
+        self.held[key] = (digest, True)
+
+    def mark_uncertain(self, key: str, digest: bytes) -> None:
+        self.held[key] = (digest, False)
+
+    def forget_uncertain(self, key: str) -> None:
+        if key in self.held and not self.held[key][1]:
+            del self.held[key]
+
+    def commit(self) -> None:
+        pass
+
+
+def row_job(number: int, email: str, score: str, digest: bytes) -> Job:
+    return Job(Row(number, {"Email": email, "Score": score}, [], None, number + 1), digest, (email,))
+
+
+def test_an_entity_is_unchanged_only_when_its_key_holds_this_digest_and_full_sends_it_anyway() -> None:
+    from cg_cli.importing.delivery import Delivery, Kind, Verdict
+
+    state = FakeState()
+    delivery = Delivery(Kind.ENTITY, state=state)
+    first, second = row_job(1, "a@x", "1", b"one"), row_job(2, "a@x", "2", b"two")
+    assert delivery.now(first) == Verdict.SEND
+    delivery.leaving(first)
+    delivery.settle(Outcome(first, status.SENT))
+    assert delivery.now(first) == Verdict.UNCHANGED and delivery.now(second) == Verdict.SEND
+    assert Delivery(Kind.ENTITY, state=state, full=True).now(first) == Verdict.SEND
+
+
+def test_an_entity_whose_answer_is_lost_is_forgotten_before_it_left() -> None:
+    from cg_cli.importing.delivery import Delivery, Kind, Verdict
+
+    state = FakeState()
+    delivery = Delivery(Kind.ENTITY, state=state)
+    old, new = row_job(1, "a@x", "old", b"old"), row_job(1, "a@x", "new", b"new")
+    delivery.settle(Outcome(old, status.SENT))
+    delivery.leaving(new)  # a kill or a lost answer from here on: the old value is no longer vouched for
+    delivery.settle(Outcome(new, status.NOT_SENT, stop=NetworkError("no answer")))
+    assert delivery.now(old) == Verdict.SEND
+
+
+def test_two_responses_from_one_email_are_two_events_each_sent_once() -> None:
+    from cg_cli.importing.delivery import Delivery, Kind, Verdict
+
+    state = FakeState()
+    delivery = Delivery(Kind.EVENT, state=state, full=True)  # --full never resends an event
+    nine, three = row_job(1, "j@x", "9", b"nine"), row_job(2, "j@x", "3", b"three")
+    for job in (nine, three):
+        assert delivery.now(job) == Verdict.SEND
+        delivery.leaving(job)
+        delivery.settle(Outcome(job, status.SENT))
+    assert delivery.now(nine) == Verdict.UNCHANGED and delivery.now(three) == Verdict.UNCHANGED
+
+
+def test_an_event_that_may_have_arrived_is_never_sent_again_and_one_refused_may_go_again() -> None:
+    from cg_cli.importing.delivery import Delivery, Kind, Verdict
+
+    state = FakeState()
+    delivery = Delivery(Kind.EVENT, state=state)
+    lost, refused = row_job(1, "j@x", "9", b"lost"), row_job(2, "k@x", "1", b"refused")
+    for job in (lost, refused):
+        delivery.leaving(job)
+    delivery.settle(Outcome(lost, status.FAILED, "timeout after sending", uncertain=True))
+    delivery.settle(Outcome(refused, status.FAILED, "422"))
+    assert delivery.now(lost) == Verdict.UNCERTAIN
+    assert delivery.now(refused) == Verdict.SEND  # a 422 certainly did not arrive
