@@ -1,8 +1,9 @@
 """The import's parts, each on its own rule, with fakes: no sockets, no threads unless the part owns them.
 
 `KeyOrder` (rows of one key one at a time, in file order), `OutcomeRecorder` (outcomes recorded in
-input order, whatever order they arrive in), `Workers` (what an answer means for a row) and
-`ImportRequest.check_options` (options that cannot go together).
+input order, whatever order they arrive in), `Workers` (what an answer means for a row),
+`ImportRequest.check_options` (options that cannot go together), the `Importer`'s stop rule, and
+`Delivery` (may this body go to this target now?).
 """
 
 from __future__ import annotations
