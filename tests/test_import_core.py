@@ -215,12 +215,12 @@ def test_a_journal_that_cannot_be_written_stops_cleanly_with_a_summary(monkeypat
     writes = 0
     real = Journal.record
 
-    def disk_fills_up(self: Journal, number: int, digest: bytes, status: str) -> None:
+    def disk_fills_up(self: Journal, number: int, digest: bytes, status: str, key: bytes | None = None) -> None:
         nonlocal writes
         writes += 1
         if writes > 3:
             raise JournalError(f"cannot write the journal {self.path} (database or disk is full)")
-        real(self, number, digest, status)
+        real(self, number, digest, status, key)
 
     monkeypatch.setattr(Journal, "record", disk_fills_up)
     file = accounts_csv(Path("a.csv"), [f"N{i}" for i in range(50)])
@@ -327,3 +327,32 @@ def test_a_journal_of_an_older_format_is_refused_with_the_way_out() -> None:
     assert "journal format 2" in refused.value.message and "--restart" in (refused.value.hint or "")
     assert not service.delivered
     assert run(file, service, restart=True).summary["sent"] == 1
+
+
+def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row() -> None:
+    """Found by the delivery model: row 2 (ACME, v2) was sent, then the file changed under the journal so
+    that ACME's last row is row 1 (v1), which the journal saw sent. Skipping it would leave ACME at v2."""
+    held: dict[str, str] = {}
+    lock = threading.Lock()
+
+    class Service(FakeService):
+        def sender(self) -> Any:
+            class Sender:
+                def put(self, content_type: str, body: bytes) -> None:
+                    record = json.loads(body)["record"]
+                    if record["Email"] == "stop@x.com":
+                        raise NetworkError("the records service answered 500", status=500)
+                    with lock:
+                        held[record["Account Name"]] = record["Email"]
+
+                def close(self) -> None:
+                    pass
+
+            return Sender()
+
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nACME,stop@x.com\n")
+    assert ended("a.csv", Service(), workers=1).exit_code == ExitCode.NETWORK
+    assert held == {"ACME": "v2@x.com"}
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nGamma,g@x.com\nBeta,b@x.com\n")
+    run("a.csv", Service(), resume=True, workers=1)
+    assert held == {"ACME": "v1@x.com", "Gamma": "g@x.com", "Beta": "b@x.com"}

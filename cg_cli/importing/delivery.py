@@ -15,6 +15,7 @@ state, resume and the workers alike (see docs/reliability.md).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -68,10 +69,19 @@ class Destination:
         return f"configuration {self.configuration}{where}{client}"
 
 
+def key_hash(keys: tuple[str, ...]) -> bytes | None:
+    """A short, stable name for an account's identity key, as the journal keeps it."""
+    if not keys:
+        return None
+    return hashlib.blake2b(keys[0].encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
 class Verdict(StrEnum):
     SEND = "send"
     SENT_EARLIER = "sent earlier"  # the journal saw this exact row accepted
     FAILED_EARLIER = "failed earlier"  # the journal saw this exact row fail for good
+    CHANGED = "changed"  # the journal saw other content at this row: sent as a new row
+    AGAIN = "again"  # sent before, but the account's value since came from a row no longer in the input
     MAYBE_ARRIVED = "maybe arrived"  # the journal saw it in flight at a kill: never sent again
     UNCERTAIN = "uncertain"  # the state says an earlier run could not tell if it arrived: never sent again
     UNCHANGED = "unchanged"  # the state says the target holds this exact row
@@ -89,8 +99,12 @@ class Delivery:
         resume: bool = False,
         full: bool = False,
         dry_run: bool = False,
+        resend: set[bytes] | None = None,
     ) -> None:
         self.kind = kind
+        # Accounts whose value on the target may come from a row the input no longer holds: every row of
+        # theirs goes again, in file order, so the last one wins (from the pre-flight; grows as rows change).
+        self._resend: set[bytes] = resend if resend is not None and kind == Kind.ENTITY else set()
         self._journal = journal
         self._state = state
         self._resume = resume and journal is not None
@@ -103,23 +117,25 @@ class Delivery:
     def needs_digest(self) -> bool:
         return self._journal is not None or self._state is not None
 
-    def earlier(self, number: int, digest: bytes) -> Verdict | None:
-        """What the journal says of this row: None when it holds nothing for it, or other content."""
+    def earlier(self, number: int, digest: bytes, keys: Callable[[], tuple[str, ...]]) -> Verdict | None:
+        """What the journal says of this row: None when it holds nothing for it. `keys` gives the row's
+        identity keys, asked only when needed (a resume of a million unchanged rows never asks)."""
         if not self._resume or self._journal is None:
             return None
         previous = self._journal.previous(number)
-        if previous is None or previous[0] != digest:
+        if previous is None:
             return None
+        if previous[0] != digest:
+            if self.kind == Kind.ENTITY:  # the account's later rows must follow this one, even if journaled
+                self._resend.update(k for k in (previous[2], key_hash(keys())) if k is not None)
+            return Verdict.CHANGED
         if previous[1] == IN_FLIGHT:
             return Verdict.MAYBE_ARRIVED
-        return Verdict.SENT_EARLIER if previous[1] == SENT else Verdict.FAILED_EARLIER
-
-    def changed(self, number: int, digest: bytes) -> bool:
-        """The journal holds other content for this row number (the input changed)."""
-        if not self._resume or self._journal is None:
-            return False
-        previous = self._journal.previous(number)
-        return previous is not None and previous[0] != digest
+        if previous[1] != SENT:
+            return Verdict.FAILED_EARLIER
+        if self._resend and key_hash(keys()) in self._resend:
+            return Verdict.AGAIN
+        return Verdict.SENT_EARLIER
 
     def now(self, job: Job) -> Verdict:
         """Asked when every earlier row with the job's key has finished (and been written down)."""
@@ -158,7 +174,9 @@ class Delivery:
             kind = status.NOT_SENT
         if journal is not None:
             if kind == status.SENT:
-                journal.record(job.row.number, job.digest, SENT)
+                journal.record(
+                    job.row.number, job.digest, SENT, key_hash(job.keys) if self.kind == Kind.ENTITY else None
+                )
             elif kind == status.FAILED:
                 journal.record(job.row.number, job.digest, FAILED)
             elif kind == status.NOT_SENT and self._mark_journal:

@@ -155,9 +155,9 @@ class Importer:
         if not self._delivery.needs_digest:
             return Job(row, b"", self._keys(row))
         digest = row_digest(row)
-        verdict = self._delivery.earlier(row.number, digest)
-        if verdict is None:
-            if self._delivery.changed(row.number, digest):
+        verdict = self._delivery.earlier(row.number, digest, lambda: self._keys(row))
+        if verdict is None or verdict in (Verdict.CHANGED, Verdict.AGAIN):
+            if verdict == Verdict.CHANGED:
                 self.result.stats.changed += 1
                 if self.result.stats.changed == 1 and self._on_changed_input is not None:
                     self._on_changed_input(row.number)

@@ -50,8 +50,9 @@ class RunState(StrEnum):
     STOPPED = "stopped"
 
 
-# What the journal held for a row: (digest, status). A plain tuple: a million are made on a resume.
-Previous = tuple[bytes, str]
+# What the journal held for a row: (digest, status, key). A plain tuple: a million are made on a resume.
+# The key is a short hash of an account's identity key (None for events and rows that had none).
+Previous = tuple[bytes, str, bytes | None]
 
 
 class JournalError(UsageError):
@@ -126,7 +127,7 @@ class Journal:
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS rows (number INTEGER PRIMARY KEY, digest BLOB NOT NULL, "
-                "status TEXT NOT NULL)"
+                "status TEXT NOT NULL, key BLOB)"
             )
         except sqlite3.DatabaseError as exc:
             raise JournalError(
@@ -186,18 +187,27 @@ class Journal:
         if start != self._slice_start:
             with self._lock:
                 found = self._conn().execute(
-                    "SELECT number, digest, status FROM rows WHERE number >= ? AND number < ?",
+                    "SELECT number, digest, status, key FROM rows WHERE number >= ? AND number < ?",
                     (start, start + LOOKUP_SLICE),
                 )
-                self._slice = {n: (d, s) for n, d, s in found}
+                self._slice = {n: (d, s, k) for n, d, s, k in found}
             self._slice_start = start
         return self._slice.get(number)
 
-    def record(self, number: int, digest: bytes, status: str) -> None:
+    def record(self, number: int, digest: bytes, status: str, key: bytes | None = None) -> None:
         with self._lock:
             self._write(
-                "INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, ?)", [(number, digest, status)]
+                "INSERT OR REPLACE INTO rows (number, digest, status, key) VALUES (?, ?, ?, ?)",
+                [(number, digest, status, key)],
             )
+
+    def sent_keys_after(self, number: int) -> set[bytes]:
+        """The keys of rows sent beyond row `number` (an input that got shorter)."""
+        with self._lock:
+            found = self._conn().execute(
+                "SELECT DISTINCT key FROM rows WHERE number > ? AND status = 'S' AND key IS NOT NULL", (number,)
+            )
+            return {bytes(k) for (k,) in found}
 
     def forget(self, number: int) -> None:
         """The in-flight mark of a row that never left (the run stopped first)."""

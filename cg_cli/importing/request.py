@@ -142,16 +142,18 @@ class ImportFiles:
         journal.open(create=True)
         return existed and self.request.resume
 
-    def say_what_changed(self, journal: Journal) -> None:
-        """Before sending: how many journaled rows the input no longer holds as they were."""
+    def say_what_changed(self, journal: Journal) -> set[bytes]:
+        """Before sending: how many journaled rows the input no longer holds as they were; and the keys
+        of the accounts those rows were sent for (their rows that are still there go again, in order)."""
         if self.fingerprint is None or self.journal_saw_this_input:
-            return  # stdin cannot be read twice: a changed row is named when the run reaches it
-        changed = count_changed_rows(journal, self.request.file, self.request.read)
+            return set()  # stdin cannot be read twice: a changed row is named when the run reaches it
+        changed, keys = count_changed_rows(journal, self.request.file, self.request.read)
         if changed:
             self._notice(
                 f"{self.request.file} changed since the journal was written: {changed} journaled row(s) "
                 "no longer match and are sent as new rows"
             )
+        return keys
 
 
 def input_fingerprint(path: str) -> str | None:
@@ -167,16 +169,23 @@ def input_fingerprint(path: str) -> str | None:
     return f"{info.st_size}:{info.st_mtime_ns}:{head}"
 
 
-def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> int:
-    """Journaled final rows that the input no longer holds with the same content at the same row."""
+def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> tuple[int, set[bytes]]:
+    """Journaled final rows that the input no longer holds with the same content at the same row, and
+    the keys of those that were sent (what the service holds for them may not be in the input any more)."""
     final = journal.count(SENT) + journal.count(FAILED)
-    matched = 0
+    matched = last = 0
+    keys: set[bytes] = set()
     with RecordFile(path, options=read) as records:
         for row in records:
+            last = row.number
             previous = journal.previous(row.number)
-            if previous is not None and previous[1] in (SENT, FAILED) and previous[0] == row_digest(row):
+            if previous is None or previous[1] not in (SENT, FAILED):
+                continue
+            if previous[0] == row_digest(row):
                 matched += 1
-    return final - matched
+            elif previous[1] == SENT and previous[2] is not None:
+                keys.add(previous[2])
+    return final - matched, keys | journal.sent_keys_after(last)
 
 
 def refuse_overwriting_input(input_path: str, **outputs: Path | None) -> None:

@@ -153,12 +153,13 @@ class ImportRun:
         )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
-            if resuming:
-                self._files.say_what_changed(journal)
+            resend = self._files.say_what_changed(journal) if resuming else set()
             journal.begin_run(self._files.fingerprint)
             importer = self._importer_for(
                 records,
-                delivery=Delivery(self._kind, journal=journal, state=state, resume=resuming, full=request.full),
+                delivery=Delivery(
+                    self._kind, journal=journal, state=state, resume=resuming, full=request.full, resend=resend
+                ),
                 failed=failed,
                 on_changed_input=self._changed_during_run if request.file == "-" else None,
                 results=results,
