@@ -18,7 +18,7 @@ help:
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks against the sandbox, side by side with HTTPie and curl"
 	@echo "make soak    the delivery model's random sequences for 10 minutes (SOAK_SECONDS to change)"
-	@echo "make dist    build the sdist and wheel, and check them with twine"
+	@echo "make dist    build the sdist and wheel from the tracked files, check them (twine, check-wheel-contents)"
 
 $(STAMP): pyproject.toml $(PYTHON_ID)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -44,10 +44,19 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix cg_cli tests bench
 	$(VENV)/bin/ruff format cg_cli tests bench
 
+# Built from what git tracks (in a clone), through pyproject.toml's include list: an export, a journal or a
+# .env lying in the clone never ships (`git add` a new file first). Offline: the dev environment's hatchling.
 dist: $(STAMP)
 	rm -rf dist
-	$(PY) -m build --outdir dist . > /dev/null
+	source=.
+	if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+	  source=$$(mktemp -d)
+	  trap 'rm -rf "$$source"' EXIT
+	  git ls-files -z | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C "$$source"
+	fi
+	$(PY) -m build --no-isolation --outdir "$(CURDIR)/dist" "$$source" > /dev/null
 	$(VENV)/bin/twine check --strict dist/*
+	$(VENV)/bin/check-wheel-contents dist/*.whl
 
 bench: $(STAMP)
 	$(PY) -m compileall -q cg_cli   # measure what an installed cg runs: compiled bytecode

@@ -3,9 +3,15 @@
 Inputs arrive as INPUT_* variables (the composite action passes them); the
 credentials come from the caller's `env` (CG_CLIENT_ID, CG_CLIENT_SECRET),
 never from inputs. Writes `sent`, `failed` and `exit-code` to $GITHUB_OUTPUT
-and exits with cg's exit code.
+and exits with cg's exit code, however the run ends.
 
-    python -m cg_cli.action
+    "$VENV/bin/python" -P -m cg_cli.action
+
+`-P` keeps the working directory off sys.path: a `./cg_cli/` in the workspace
+(a repository the job checked out) is never imported in place of the installed
+package. The action's step `exec`s this script, so a cancelled job's SIGINT or
+SIGTERM reaches it; it passes the signal on to `cg`, which finishes the
+requests in flight and journals them (exit 130 or 143), and waits for that.
 """
 
 from __future__ import annotations
@@ -13,39 +19,86 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM)
+USAGE_ERROR = 2
 
 
-def command_line(environ: dict[str, str] | os._Environ[str]) -> list[str]:
-    """`cg records import …` for the action's inputs."""
+def command_line(environ: Mapping[str, str]) -> list[str]:
+    """`cg records import …` for the action's inputs, run by this interpreter with -P."""
     file = environ.get("INPUT_FILE", "").strip()
     if not file:
-        raise SystemExit("error: the action needs the input `file`")
-    args = [sys.executable, "-m", "cg_cli", "records", "import", file, "-o", "json"]
+        raise ValueError("the action needs the input `file` to import (without it, it only installs cg)")
+    args = [sys.executable, "-P", "-m", "cg_cli", "records", "import", file, "-o", "json"]
     for name, option in (("MAPPING", "--mapping"), ("CONFIG", "--config"), ("REGION", "--region"),
                          ("WORKERS", "--workers")):  # fmt: skip
         value = environ.get(f"INPUT_{name}", "").strip()
         if value:
             args += [option, value]
-    args += shlex.split(environ.get("INPUT_ARGS", ""))
-    return args
+    return args + shlex.split(environ.get("INPUT_ARGS", ""))
+
+
+def run(args: list[str]) -> tuple[int, bytes]:
+    """Run cg, passing SIGINT/SIGTERM on to it (its own session: it hears each once), until it has exited."""
+    pending: list[int] = []
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if child is None:
+            pending.append(signum)  # before cg started: passed on as soon as it has
+        elif child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
+    try:
+        child = subprocess.Popen(args, stdout=subprocess.PIPE, start_new_session=True)
+        for signum in pending:
+            child.send_signal(signum)
+        stdout, _ = child.communicate()  # a signal meanwhile is passed on; the wait goes on until cg is done
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    code = child.returncode
+    return (128 - code if code < 0 else code), stdout  # killed by signal N: 128 + N, as a shell reports it
+
+
+def outputs(code: int, stdout: bytes) -> dict[str, object]:
+    """The step's outputs from cg's JSON document; counts are empty when cg printed none (it was killed)."""
+    try:
+        summary = json.loads(stdout)
+    except ValueError:
+        summary = {}
+    if not isinstance(summary, dict):
+        summary = {}
+    counts = {key: summary.get(key) for key in ("sent", "failed")}  # numbers only: an output is one line
+    return {**{k: v if isinstance(v, int) else "" for k, v in counts.items()}, "exit-code": code}
+
+
+def write_outputs(values: dict[str, object], environ: Mapping[str, str]) -> None:
+    output_file = environ.get("GITHUB_OUTPUT")
+    if output_file:
+        with Path(output_file).open("a", encoding="utf-8") as stream:
+            stream.writelines(f"{key}={value}\n" for key, value in values.items())
 
 
 def main() -> int:
-    done = subprocess.run(command_line(os.environ), stdout=subprocess.PIPE, text=True)
     try:
-        summary = json.loads(done.stdout)
-    except ValueError:
-        summary = {}
-    outputs = {"sent": summary.get("sent", 0), "failed": summary.get("failed", 0), "exit-code": done.returncode}
-    output_file = os.environ.get("GITHUB_OUTPUT")
-    if output_file:
-        with Path(output_file).open("a", encoding="utf-8") as stream:
-            stream.writelines(f"{key}={value}\n" for key, value in outputs.items())
-    sys.stdout.write(done.stdout)
-    return done.returncode
+        args = command_line(os.environ)
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        write_outputs({"sent": "", "failed": "", "exit-code": USAGE_ERROR}, os.environ)
+        return USAGE_ERROR
+    code, stdout = run(args)
+    write_outputs(outputs(code, stdout), os.environ)
+    sys.stdout.buffer.write(stdout)  # cg's JSON document: its workflow commands were already defused
+    sys.stdout.flush()
+    return code
 
 
 if __name__ == "__main__":

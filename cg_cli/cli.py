@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
 
-from cg_cli import __version__
 from cg_cli.commands.common import SuggestingGroup, apply_global_options, global_params, new_app
 from cg_cli.constants import ENV_OUTPUT, ENVIRONMENT_HELP
 
@@ -64,6 +63,7 @@ class CgGroup(SuggestingGroup):
         """Usage errors too follow --output json: one document, never click's three-line block."""
         standalone_mode = kwargs.pop("standalone_mode", True)
         argv = list(sys.argv[1:] if args is None else args)
+        self.argv = argv  # for --version, which answers before -o is parsed
         if os.environ.get(COMPLETE_VARIABLE):  # the shell asks for completions (`cg completion bash`)
             from typer.completion import completion_init  # type: ignore[attr-defined]
 
@@ -76,7 +76,7 @@ class CgGroup(SuggestingGroup):
             click.echo(exc.ctx.get_help() if exc.ctx else self.get_help(click.Context(self)))
             code = 0
         except click.ClickException as exc:
-            code = _usage_error(exc, json_output=_json_requested(argv))
+            code = _usage_error(exc, json_output=json_requested(argv))
         except typer.Abort:
             click.echo("Aborted.", err=True)
             code = 1
@@ -85,7 +85,8 @@ class CgGroup(SuggestingGroup):
         return code
 
 
-def _json_requested(argv: list[str]) -> bool:
+def json_requested(argv: list[str]) -> bool:
+    """Whether the command line asks for -o json (or, without -o, CG_OUTPUT=json does)."""
     for index, arg in enumerate(argv):
         if arg in ("-o", "--output") and index + 1 < len(argv):
             return argv[index + 1] == "json"
@@ -102,8 +103,12 @@ def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:
     if json_output:
         hint = f"see `{command} --help`"
         render.json_out({"ok": False, "exit_code": exc.exit_code, "error": exc.format_message(), "hint": hint})
-    else:
-        exc.show()
+    else:  # click's own lines, through render: the arguments they quote never become a CI runner's command
+        import io
+
+        shown = io.StringIO()
+        exc.show(file=shown)
+        render.err(render.safe(shown.getvalue().rstrip("\n"), one_line=False))
     return int(exc.exit_code)
 
 
@@ -130,9 +135,11 @@ app = new_app(
 )
 
 
-def _show_version(value: bool) -> None:
+def _show_version(ctx: typer.Context, value: bool) -> None:
     if value:
-        typer.echo(f"cg {__version__}")
+        from cg_cli.main import version_text
+
+        typer.echo(version_text(json_output=json_requested(getattr(ctx.find_root().command, "argv", []))))
         raise typer.Exit()
 
 

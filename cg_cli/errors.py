@@ -126,10 +126,18 @@ class ImportEnded(CgError):
     could not be written (2), Ctrl-C (130) or SIGTERM (143).
     Carries the run's summary, which joins the JSON document for this error."""
 
-    def __init__(self, message: str, exit_code: ExitCode, summary: dict[str, Any], hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        exit_code: ExitCode,
+        summary: dict[str, Any],
+        hint: str | None = None,
+        failures: list[tuple[int, int, str]] | None = None,
+    ) -> None:
         super().__init__(message, hint)
         self.exit_code = exit_code
         self.summary = summary
+        self.failures = failures or []  # the failed rows kept for CI reports: (row, line, error)
 
     def details(self) -> dict[str, Any]:
         return {**self.extra, **self.summary}

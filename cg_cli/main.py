@@ -6,7 +6,7 @@ import os
 import sys
 
 from cg_cli import __version__
-from cg_cli.constants import ENV_DEBUG
+from cg_cli.constants import ENV_DEBUG, ENV_OUTPUT
 
 EXIT_INTERRUPTED = 130
 
@@ -50,7 +50,7 @@ def caused_by_ctrl_c(exc: BaseException) -> bool:
 def _main() -> int:
     if sys.argv[1:] == ["--version"]:
         # The commonest probe in scripts answers before Typer is even imported.
-        sys.stdout.write(f"cg {__version__}\n")
+        sys.stdout.write(version_text(json_output=os.environ.get(ENV_OUTPUT) == "json") + "\n")
         return 0
     import signal
 
@@ -71,9 +71,22 @@ def _main() -> int:
             raise
         if os.environ.get(ENV_DEBUG) == "1" or "-v" in sys.argv or "--verbose" in sys.argv:
             raise
-        sys.stderr.write(
-            f"error: internal error ({exc.__class__.__name__}); this is a bug in cg {__version__}.\n"
-            f"hint: run again with {ENV_DEBUG}=1 for the traceback, and report it\n"
-        )
+        from cg_cli.cli import json_requested
+        from cg_cli.output import render
+
+        message = f"internal error ({exc.__class__.__name__}); this is a bug in cg {__version__}."
+        hint = f"run again with {ENV_DEBUG}=1 for the traceback, and report it"
+        if json_requested(sys.argv[1:]):  # -o json: still exactly one document
+            render.json_out({"ok": False, "exit_code": int(ExitCode.INTERNAL), "error": message, "hint": hint})
+        sys.stderr.write(f"error: {message}\nhint: {hint}\n")
         return int(ExitCode.INTERNAL)
     return 0
+
+
+def version_text(*, json_output: bool) -> str:
+    """`cg --version`: `cg 1.2.3`, or `{"ok": true, "version": "1.2.3"}` under -o json / CG_OUTPUT=json."""
+    if json_output:
+        import json
+
+        return json.dumps({"ok": True, "version": __version__}, indent=2)
+    return f"cg {__version__}"

@@ -155,7 +155,7 @@ CASES: dict[str, Case] = {
     ),
     "CSV UTF-16 without a BOM": Case(
         ["records", "import", "a.csv", "-c", "r", *DRY],
-        "NUL byte",
+        "no byte order mark",  # and the hint names --encoding utf-16-le
         setup=[write("a.csv", "A,B\n1,2\n".encode("utf-16-le"))],
     ),
     "import a FIFO": Case(["records", "import", "p.csv", "-c", "r", *DRY], "not a regular file", setup=[fifo("p.csv")]),

@@ -251,7 +251,13 @@ def test_stop_request_finishes_rows_in_flight_and_says_which_signal() -> None:
     file = accounts_csv(Path("a.csv"), [f"N{i}" for i in range(400)])
     request = ImportRequest(file=file, target=Target("acc-ref", ACCOUNTS), workers=4)
     importer_run = ImportRun(request, service.sender)
-    threading.Timer(0.1, importer_run.request_stop, args=("SIGTERM",)).start()
+
+    def stop_once_rows_flow() -> None:  # not on a timer: under load the pre-flight alone can take 0.1 s
+        while sum(service.delivered.values()) < 8:
+            time.sleep(0.005)
+        importer_run.request_stop("SIGTERM")
+
+    threading.Thread(target=stop_once_rows_flow, daemon=True).start()
     with pytest.raises(ImportEnded) as caught:
         importer_run.run()
     assert caught.value.exit_code == ExitCode.TERMINATED and caught.value.message.startswith("terminated:")

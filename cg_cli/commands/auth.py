@@ -166,7 +166,7 @@ def token(
     access_token = provider.get()
     if ci.github_enabled(None):
         # Hide the token in the rest of the job's log; on stderr, so `$(cg auth token)` captures only the token.
-        render.err(ci.mask(access_token))
+        render.command(ci.mask(access_token))
     if settings.json_output:
         expires = provider.token.expires_at if provider.token else None
         render.json_out({"ok": True, "access_token": access_token, "expires_at": expires and auth.iso_time(expires)})

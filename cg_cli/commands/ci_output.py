@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,21 +33,29 @@ def check_mode(mode: str | None) -> None:
         raise UsageError(f"--ci {mode!r}: use github or none")
 
 
-def report_import(mode: str | None, junit: Path | None, file: str, summary: dict[str, Any], outcome: str) -> None:
-    """Annotate the failed rows, add the job summary and write the JUnit report of an import, however it ended."""
-    findings = [
-        ci.Finding(f["row"], f["line"], ci.title_of(f["error"]), f["error"]) for f in summary.get("first_failures", [])
-    ]
+def report_import(
+    mode: str | None,
+    junit: Path | None,
+    file: str,
+    summary: dict[str, Any],
+    outcome: str,
+    failures: Sequence[tuple[int, int, str]],
+) -> None:
+    """Annotate the failed rows, add the job summary and write the JUnit report of an import, however it ended.
+
+    `failures` are the failed rows the run kept (row, line, error): the first ci.MAX_JUNIT_CASES.
+    """
+    findings = [ci.Finding(row, line, ci.title_of(error), error) for row, line, error in failures]
     failed = int(summary.get("failed", 0))
     if ci.github_enabled(mode):
         for line in ci.workflow_errors(
             file, findings, failed, summary.get("failed_file") or summary.get("results_file")
         ):
-            render.err(render.safe(line))
+            render.command(line)
         _warn(ci.append_job_summary(ci.import_summary(file, summary, findings, outcome)))
     if junit is not None:
-        rows = sum(int(summary.get(key, 0)) for key in ("sent", "failed", "skipped", "unchanged", "superseded"))
-        _write(junit, ci.junit_xml(f"cg records import {file}", rows, findings, failed, summary.get("failed_file")))
+        cases = ci.import_cases(summary, findings, summary.get("failed_file"))
+        _write(junit, ci.junit_xml(f"cg records import {file}", cases, summary.get("elapsed_seconds")))
 
 
 def report_check(
@@ -59,10 +68,10 @@ def report_check(
     ]
     if ci.github_enabled(mode):
         for line in ci.workflow_errors(file, findings, len(findings), None):
-            render.err(render.safe(line))
+            render.command(line)
         _warn(ci.append_job_summary(ci.check_summary(file, mapping, findings, len(findings))))
     if junit is not None:
-        _write(junit, ci.junit_xml(f"cg mappings check {mapping} {file}", rows, findings, len(findings), None))
+        _write(junit, ci.junit_xml(f"cg mappings check {mapping} {file}", ci.check_cases(rows, findings)))
 
 
 def _described(problem: Problem) -> str:

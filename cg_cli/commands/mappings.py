@@ -143,6 +143,10 @@ def check(
         options = read_options(file_format, delimiter, encoding, rename, set_fields, mapping)
         rows = 0
         with RecordFile(file, options=options) as records:
+            if junit is not None:  # never the file it checks, never a FIFO waited on at the end
+                from cg_cli.importing.outputs import JUNIT, Output, check_outputs
+
+                check_outputs(file, [Output(JUNIT, junit)])
             render.note(f"reading {file}: {records.described}")
 
             def counted(source: Iterable[Row]) -> Iterator[Row]:

@@ -146,6 +146,7 @@ def import_records(
         resume=resume,
         restart=restart,
         dry_run=dry_run,
+        junit_path=junit,
         where=None if dry_run and state is None else _destination(settings, target.reference),
     )
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
@@ -156,13 +157,13 @@ def import_records(
             report = run.run()
     except ImportEnded as ended:  # failed rows, a stop, a signal: CI still gets its annotations and summary
         if not dry_run:
-            report_import(ci_mode, junit, file, ended.summary, ended.message)
+            report_import(ci_mode, junit, file, ended.summary, ended.message, ended.failures)
         raise
     except CheckFailed as refused:  # the header (or --duplicates error): nothing was sent
         report_check(ci_mode, junit, file, mapping or config or "", refused.problems, 0)
         raise
     if not dry_run:
-        report_import(ci_mode, junit, file, report.summary, report.message)
+        report_import(ci_mode, junit, file, report.summary, report.message, [])
     if settings.json_output:
         render.json_out({"ok": True, **report.summary})
     render.note(report.message)

@@ -14,6 +14,8 @@ from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.stats import ImportResult, Progress
 
 MAX_KEPT_PROBLEMS = 20
+MAX_KEPT_FAILURES = 1000  # failed rows kept for the CI reports (a JUnit case each); the JSON shows the first 20
+MAX_KEPT_ERROR = 4000  # characters of each error past the first 20: a hostile server's 1 MiB answers stay out of memory
 
 
 class OutcomeRecorder:
@@ -83,8 +85,11 @@ class OutcomeRecorder:
             if self._failed is not None:
                 self._failed.write(job.row, outcome.error or "")
             stats.failed += 1
-            if len(self.result.failures) < MAX_KEPT_PROBLEMS:
-                self.result.failures.append((number, job.row.line, outcome.error or ""))
+            if len(self.result.failures) < MAX_KEPT_FAILURES:
+                kept = (outcome.error or "")[
+                    : None if len(self.result.failures) < MAX_KEPT_PROBLEMS else MAX_KEPT_ERROR
+                ]
+                self.result.failures.append((number, job.row.line, kept))
         elif kind == status.SENT:
             stats.sent += 1
         elif kind == status.SKIPPED:

@@ -19,6 +19,7 @@ from cg_cli.importing.duplicates import DuplicatePolicy
 from cg_cli.importing.failed_file import default_failed_path
 from cg_cli.importing.journal import FAILED, SENT, Journal, default_journal_path, journal_fingerprint, row_digest
 from cg_cli.importing.lock import WriterLock
+from cg_cli.importing.outputs import FAILED_FILE, JOURNAL, JUNIT, RESULTS_FILE, STATE, Output, check_outputs
 from cg_cli.records.readers import ReadOptions, RecordFile
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class ImportRequest:
     resume: bool = False
     restart: bool = False
     dry_run: bool = False
+    junit_path: Path | None = None  # written by the command; checked here with the other outputs
     where: Destination | None = None  # the records URL, token URL and client id rows go to
 
     @property
@@ -96,16 +98,17 @@ class ImportFiles:
         return seen is not None and seen == self.fingerprint
 
     def refuse_shared_paths(self, records: RecordFile) -> None:
-        """Before anything is read twice or written: no output may be the input, or another output."""
+        """Before anything is created, read twice or sent: every output can be opened, and none is the input."""
         request = self.request
         writes = not request.dry_run  # a dry run writes no journal or failed file
-        refuse_overwriting_input(
-            request.file,
-            journal=self.journal_path if writes else None,
-            failed_file=self.failed_path(records) if writes else None,
-            results_file=request.results_path,
-            state=request.state_path,
-        )
+        outputs = [
+            (JOURNAL, self.journal_path if writes else None),
+            (FAILED_FILE, self.failed_path(records) if writes else None),
+            (RESULTS_FILE, request.results_path),
+            (STATE, request.state_path),
+            (JUNIT, request.junit_path),
+        ]
+        check_outputs(request.file, [Output(role, path) for role, path in outputs if path is not None])
 
     @contextlib.contextmanager
     def holding_the_journal(self) -> Iterator[None]:
@@ -186,18 +189,3 @@ def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> tuple[
             elif previous[1] == SENT and previous[2] is not None:
                 keys.add(previous[2])
     return final - matched, keys | journal.sent_keys_after(last)
-
-
-def refuse_overwriting_input(input_path: str, **outputs: Path | None) -> None:
-    """No file an import writes may be the input, or another of them (results written over the journal...)."""
-    seen: dict[Path, str] = {} if input_path == "-" else {Path(input_path).resolve(): "the input file"}
-    for role, output in outputs.items():
-        if output is None:
-            continue
-        resolved = output.resolve()
-        if resolved in seen:
-            raise UsageError(
-                f"{output} is {seen[resolved]} and would be the {role.replace('_', ' ')} too: cg would overwrite it",
-                hint="name another path",
-            )
-        seen[resolved] = f"the {role.replace('_', ' ')}"

@@ -28,7 +28,8 @@ class ResultsFile:
         self.path = path
         self._jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
         try:
-            self._stream: IO[str] = path.open("w", encoding="utf-8", newline="")
+            # A lone surrogate (a JSONL key "\udfff" in an error) is written as \udfff: in JSON, the same string.
+            self._stream: IO[str] = path.open("w", encoding="utf-8", errors="backslashreplace", newline="")
         except OSError as exc:
             raise UsageError(f"cannot write the results file {path} ({exc.strerror})") from None
         self._csv: Any = None

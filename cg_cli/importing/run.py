@@ -11,6 +11,7 @@ in `preflight.py`.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from cg_cli.importing.failed_file import FailedFile
 from cg_cli.importing.importer import Importer, ImportResult, Progress, Sender, summary_json
 from cg_cli.importing.journal import Journal, JournalError, RunState, remove_regular_file
 from cg_cli.importing.preflight import check_header_row, scan_duplicates
+from cg_cli.importing.recorder import MAX_KEPT_PROBLEMS
 from cg_cli.importing.request import ImportFiles, ImportRequest, input_fingerprint
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
@@ -149,7 +151,12 @@ class ImportRun:
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
         failed = FailedFile(
-            failed_path, records.format, records.source_header, append=resuming, delimiter=records.delimiter
+            failed_path,
+            records.format,
+            records.source_header,
+            append=resuming,
+            delimiter=records.delimiter,
+            encoding=records.read_as.for_writing,
         )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
@@ -204,22 +211,22 @@ class ImportRun:
             "journal": str(journal.path),
             "results_file": str(self.request.results_path) if self.request.results_path else None,
             "stopped_by": result.stopped_by.message if result.stopped_by else None,
-            "first_failures": [{"row": row, "line": line, "error": error} for row, line, error in result.failures],
+            "first_failures": [{"row": r, "line": n, "error": e} for r, n, e in result.failures[:MAX_KEPT_PROBLEMS]],
         }
         if self._duplicate_report is not None:
             summary["duplicate_keys"] = self._duplicate_report.keys
         line = progress_line(result)
+        ended = functools.partial(ImportEnded, summary=summary, failures=result.failures)  # failures: for CI reports
         resume_hint = f"rerun the same command with --resume to continue (journal {journal.path})"
         if result.stop_signal is not None:
             _end_quietly(journal, RunState.INTERRUPTED)
             what = "terminated" if result.stop_signal == "SIGTERM" else "interrupted"
-            raise ImportEnded(f"{what}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], summary, hint=resume_hint)
+            raise ended(f"{what}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], hint=resume_hint)
         if result.stopped_by is not None:  # credentials refused (3), service down (5), a journal (2), a bug (1)
             _end_quietly(journal, RunState.STOPPED, result.stopped_by.message)
-            raise ImportEnded(
+            raise ended(
                 f"stopped: {result.stopped_by.message}; {line}",
                 result.stopped_by.exit_code,
-                summary,
                 hint=f"make {journal.path} writable (free space, permissions), then {resume_hint}"
                 if isinstance(result.stopped_by, JournalError)
                 else resume_hint,
@@ -227,10 +234,9 @@ class ImportRun:
         if not_accepted:
             _end_quietly(journal, RunState.FAILED_ROWS)
             earlier = f" ({stats.failed_earlier} in an earlier run)" if stats.failed_earlier else ""
-            raise ImportEnded(
+            raise ended(
                 f"{not_accepted} row(s) failed{earlier}: {line}",
                 ExitCode.PARTIAL,
-                summary,
                 hint=f"the failed rows and their errors are in {failed_path}; fix them and import that file",
             )
         journal.remove()

@@ -1,7 +1,11 @@
 """Everything cg writes to the terminal: results on stdout, the rest on stderr.
 
 Text that came from a server or a user is printed literally: rich markup is
-off, and control characters (terminal escapes) are shown as \\xNN.
+off, and control characters (terminal escapes) are shown as \\xNN. Nothing it
+prints is a CI runner's workflow command unless cg means it (`command`): the
+legacy `##[command]` form is obeyed anywhere in a line and `::command::` at a
+line's start, so `##[` becomes `#\\x23[` and a leading `::` becomes `\\x3a:`
+(in JSON, `##[` is written `\\u0023#[`, the same string to any JSON reader).
 """
 
 from __future__ import annotations
@@ -25,10 +29,24 @@ _CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 _CONTROL_OR_NEWLINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
+_LEGACY_COMMAND = "##["  # the Actions runner's older form, obeyed anywhere in a line
+_LEGACY_DEFUSED = "#\\x23["
+_LINE_COMMAND = re.compile(r"(^|[\r\n])(\s*):(?=:)")  # `::name::` after white space (lines end at CR or LF)
+
+
 def safe(text: str, *, one_line: bool = True) -> str:
-    """`text` with control characters made visible, so it cannot drive the terminal."""
-    pattern = _CONTROL_OR_NEWLINE if one_line else _CONTROL
-    return pattern.sub(_visible, text)
+    """`text` with control characters made visible, so it cannot drive the terminal or a CI runner."""
+    return defuse(visible(text, one_line=one_line))
+
+
+def visible(text: str, *, one_line: bool = True) -> str:
+    """`text` with control and bidi characters shown as \\xNN / \\uNNNN (newlines too, when `one_line`)."""
+    return (_CONTROL_OR_NEWLINE if one_line else _CONTROL).sub(_visible, text)
+
+
+def defuse(text: str) -> str:
+    """No workflow command in `text`, however it is cut into lines: `##[` anywhere, `::` at a line's start."""
+    return _LINE_COMMAND.sub(r"\1\2\\x3a", text.replace(_LEGACY_COMMAND, _LEGACY_DEFUSED))
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -37,19 +55,32 @@ def _visible(match: re.Match[str]) -> str:
 
 
 def out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(defuse(text) + "\n")
     sys.stdout.flush()
 
 
 def err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(defuse(text) + "\n")
     sys.stderr.flush()
+
+
+def command(line: str) -> None:
+    """A workflow command cg means (`::error …`, `::add-mask::…`), built by output/ci.py with its values escaped."""
+    # One line. Its values may hold `##[` (a file name): the runner tries the `::` form first and a line has one
+    # command, so they stay as they are and the annotation still points at the file.
+    sys.stderr.write(visible(line) + "\n")
+    sys.stderr.flush()
+
+
+def json_document(data: Any, *, ascii_only: bool = False) -> str:
+    """`data` as indented JSON in which no CI runner finds a workflow command (no line starts with `::`)."""
+    return json.dumps(data, indent=2, ensure_ascii=ascii_only, default=str).replace(_LEGACY_COMMAND, "\\u0023#[")
 
 
 def json_out(data: Any) -> None:
     """One JSON document on stdout; \\u escapes when stdout cannot carry UTF-8, so it never fails after a send."""
     utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")
-    out(json.dumps(data, indent=2, ensure_ascii=not utf8, default=str))
+    out(json_document(data, ascii_only=not utf8))
 
 
 def console(stream: IO[str] | None = None) -> Console:

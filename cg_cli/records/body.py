@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -22,6 +24,29 @@ class JsonValueError(ValueError):
     """Valid for Python's json module, not for the API: NaN, Infinity, a key given twice."""
 
 
+class UnsendableText(JsonValueError):
+    """A string holding a lone surrogate or a byte order mark: the object is whole, the text is not sendable."""
+
+
+# A lone surrogate cannot be encoded as UTF-8 (nor sent); a byte order mark inside a value is what
+# joining two files leaves behind, and would reach the service as an invisible character.
+_UNSENDABLE = re.compile("[\ud800-\udfff\ufeff]")
+has_unsendable = _UNSENDABLE.search  # the fast test of a whole line or row; unsendable_character says why
+
+
+def unsendable_character(text: str) -> str | None:
+    """Why `text` cannot be sent as it is (a lone surrogate, a byte order mark), or None."""
+    if text.isascii():
+        return None
+    found = _UNSENDABLE.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    if char == "\ufeff":
+        return "holds a byte order mark (U+FEFF), as joined files leave behind: remove it"
+    return f"holds a lone surrogate (\\u{ord(char):04x}), which is not text that can be sent"
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, value in pairs:
@@ -29,6 +54,20 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise JsonValueError(f"key {key!r} appears twice")
         data[key] = value
     return data
+
+
+def _sendable_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """_no_duplicate_keys, and every key and string value sendable text."""
+    for key, value in pairs:
+        problem = unsendable_character(key) or (unsendable_character(value) if isinstance(value, str) else None)
+        if problem is not None:
+            raise UnsendableText(f"field {_shown(key)} {problem}")
+    return _no_duplicate_keys(pairs)
+
+
+def _shown(text: str) -> str:
+    """A field name in quotes, its unsendable characters as escapes (it is printed and written to files)."""
+    return "'" + _UNSENDABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text) + "'"
 
 
 def _finite(text: str) -> float:
@@ -42,9 +81,22 @@ def _no_constant(name: str) -> Any:
     raise JsonValueError(f"{name} is not a JSON value")
 
 
-def strict_json_loads(text: str) -> Any:
-    """json.loads that refuses what the API cannot take and Python would quietly accept."""
-    return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_finite, parse_constant=_no_constant)
+def strict_json_loads(text: str, *, decoded: bool = False) -> Any:
+    """json.loads that refuses what the API cannot take and Python would quietly accept (or crash on).
+
+    `decoded`: the text was decoded from bytes, so a lone surrogate can be in it only as an escape."""
+    # Each string is looked at only when the text may hold such a character, as itself or as an escape.
+    if decoded:
+        maybe = "\\u" in text or "\ufeff" in text
+    else:
+        maybe = "\\u" in text or (not text.isascii() and has_unsendable(text) is not None)
+    pairs = _sendable_pairs if maybe else _no_duplicate_keys
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_float=_finite, parse_constant=_no_constant)
+    except (json.JSONDecodeError, JsonValueError):
+        raise
+    except ValueError:  # int() refuses more digits than sys.get_int_max_str_digits() (a guard against DoS)
+        raise JsonValueError(f"a number has more than {sys.get_int_max_str_digits()} digits") from None
 
 
 def check_text(text: str, what: str) -> str:

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from cg_cli.errors import UsageError
-from cg_cli.records.body import JsonValueError, strict_json_loads
+from cg_cli.records.body import (
+    JsonValueError,
+    UnsendableText,
+    strict_json_loads,
+    unsendable_character,
+)
+from cg_cli.records.encodings import Encoding, choose_encoding, mojibake, refuse_utf8_read_as_legacy
 from cg_cli.records.files import check_readable_file
 
 FORMATS = ("csv", "jsonl")
@@ -82,6 +88,7 @@ class RecordFile:
         self.source_header: list[str] | None = None  # the columns as the file names them
         self.delimiter = ","
         self.encoding = "utf-8-sig"
+        self.read_as = Encoding(self.encoding)  # the codec, its BOM, and whether values are checked for mojibake
         self._stream = self._open()
         self._csv: Any = None
         if self.format == "csv":
@@ -90,7 +97,7 @@ class RecordFile:
     @property
     def described(self) -> str:
         """'semicolon-separated, UTF-16' for the pre-flight line."""
-        encoding = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16"}.get(self.encoding, self.encoding)
+        encoding = self.read_as.name + (f" ({self.read_as.note})" if self.read_as.note else "")
         if self.format == "jsonl":
             return f"JSONL, {encoding}"
         return f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {encoding}"
@@ -100,6 +107,8 @@ class RecordFile:
             if sys.stdin is None:
                 raise UsageError("reading -: stdin is closed", hint="pipe the input in, or name a file")
             binary: Any = sys.stdin.buffer
+            if not hasattr(binary, "peek"):  # the BOM is looked at without being consumed
+                binary = io.BufferedReader(binary)
         else:
             path = Path(self.path)
             check_readable_file(path, "input file")
@@ -109,19 +118,16 @@ class RecordFile:
                 raise UsageError(f"{self.path}: permission denied") from None
             except OSError as exc:
                 raise UsageError(f"{self.path}: cannot read ({exc.strerror})") from None
-        self.encoding = self._choose_encoding(binary)
+        try:
+            self.read_as = choose_encoding(binary, self.options.encoding, "stdin" if self.path == "-" else self.path)
+            if self.path != "-":
+                refuse_utf8_read_as_legacy(Path(self.path), self.read_as)
+        except UsageError:
+            if self.path != "-":
+                binary.close()
+            raise
+        self.encoding = self.read_as.codec
         return io.TextIOWrapper(binary, encoding=self.encoding, newline="")
-
-    def _choose_encoding(self, binary: Any) -> str:
-        given = self.options.encoding
-        if given:
-            try:
-                name = codecs.lookup(given).name
-            except LookupError:
-                raise UsageError(f"unknown encoding {given!r}", hint="for example cp1252, latin-1 or utf-16") from None
-            return "utf-8-sig" if name == "utf-8" else name
-        head = binary.peek(2)[:2] if hasattr(binary, "peek") else b""
-        return "utf-16" if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
 
     def _read_header(self) -> None:
         try:
@@ -147,10 +153,18 @@ class RecordFile:
             if not heading.strip():
                 self.close()
                 raise UsageError(f"{self.path}: column {index} of the header row has no heading")
+            problem = unsendable_character(heading)
+            if problem is not None:
+                self.close()
+                raise UsageError(f"{self.path}: column {index} of the header row {problem}")
             if heading in seen:
                 self.close()
-                both = f"{seen[heading]!r} and {source!r} both become" if source != heading else "heading"
-                raise UsageError(f"{self.path}: {both} {heading!r} appears twice in the header row")
+                if source == heading == seen[heading]:
+                    raise UsageError(f"{self.path}: heading {heading!r} appears twice in the header row")
+                raise UsageError(
+                    f"{self.path}: columns {seen[heading]!r} and {source!r} both become {heading!r}",
+                    hint="drop the --rename (or the mapping's column), or one of the two columns",
+                )
             seen[heading] = source
         self.source_header = header
         self.header = renamed
@@ -161,7 +175,7 @@ class RecordFile:
             found = first_undecodable_byte(Path(self.path), self.encoding)
             if found is not None:
                 where, line = f" (byte {found[0]})", found[1]
-        encoding = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16"}.get(self.encoding, self.encoding)
+        encoding = self.read_as.name
         return UsageError(
             f"{self.path}: the row at line {line} cannot be read as {encoding}{where}",
             hint="pass --encoding with the file's encoding (for example cp1252 or latin-1 for older Excel exports)",
@@ -192,10 +206,16 @@ class RecordFile:
         assert self.header is not None
         header = self.header
         constants = dict(self.options.constants)
+        legacy = self.read_as.legacy
         line = self._csv.line_num + 1
         for number, cells in enumerate(self._safe_csv_rows(), start=1):
+            error: str | None = None
             if len(cells) != len(header):
                 error = f"row has {len(cells)} cells but the header has {len(header)}"
+            # Decoded text holds no lone surrogate: a BOM is the one character to look for.
+            elif not (joined := "".join(cells)).isascii() and (legacy or "\ufeff" in joined):
+                error = self._unsendable(cells, header)  # which cell, and why
+            if error is not None:
                 yield Row(number, {}, cells, error, line)
             else:
                 record = {k: v for k, v in zip(header, cells, strict=True) if v != "" and k not in RESERVED_COLUMNS}
@@ -204,10 +224,21 @@ class RecordFile:
                 yield Row(number, record, cells, None, line)
             line = self._csv.line_num + 1
 
+    def _unsendable(self, values: list[str], names: list[str]) -> str | None:
+        """Why a row with non-ASCII text must not be sent: a BOM or lone surrogate, or mojibake."""
+        for name, value in zip(names, values, strict=True):
+            problem = unsendable_character(value)
+            if problem is None and self.read_as.legacy:
+                problem = mojibake(value, self.encoding)
+            if problem is not None:
+                return f"{name}: {problem}"
+        return None
+
     def _jsonl_rows(self) -> Iterator[Row]:
         number = 0
         line_number = 0
         renames, constants = self.options.renames, dict(self.options.constants)
+        legacy = self.read_as.legacy
         while True:
             try:
                 line = self._stream.readline()
@@ -219,11 +250,13 @@ class RecordFile:
             if not line.strip():
                 continue
             number += 1
+            garbled = mojibake(line, self.encoding) if legacy else None
+            if garbled is not None:
+                yield Row(number, {}, line.strip(), f"line {line_number}: {garbled}", line_number)
+                continue
             row = _jsonl_row(number, line_number, line.strip())
             if row.error is None and (renames or constants):
-                record = {renames.get(k, k): v for k, v in row.record.items()}
-                record.update(constants)
-                row = Row(row.number, record, row.original, None, row.line)
+                row = _renamed(row, renames, constants, self.path)
             yield row
 
     def estimated_rows(self) -> int | None:
@@ -273,11 +306,31 @@ def first_undecodable_byte(path: Path, encoding: str) -> tuple[int, int] | None:
     return None
 
 
+def _renamed(row: Row, renames: Mapping[str, str], constants: dict[str, str], path: str) -> Row:
+    """A JSONL record under --rename and --set. Two keys that become one are refused, as in a CSV header:
+    exit 2 (for a file, in the pre-flight read, before anything is sent)."""
+    record: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for key, value in row.record.items():
+        heading = renames.get(key, key)
+        if heading in record:
+            raise UsageError(
+                f"{path}, line {row.line}: keys {source[heading]!r} and {key!r} both become {heading!r}",
+                hint="drop the --rename (or the mapping's column), or one of the two keys",
+            )
+        record[heading] = value
+        source[heading] = key
+    record.update(constants)
+    return Row(row.number, record, row.original, None, row.line)
+
+
 def _jsonl_row(number: int, line_number: int, line: str) -> Row:
     try:
-        data = strict_json_loads(line)
+        data = strict_json_loads(line, decoded=True)
     except json.JSONDecodeError as exc:
         return Row(number, {}, line, f"line {line_number}: invalid JSON at column {exc.colno}: {exc.msg}", line_number)
+    except UnsendableText as exc:  # the object is whole: it goes to the failed file as it was
+        return Row(number, {}, _lenient(line), f"line {line_number}: {exc}", line_number)
     except JsonValueError as exc:
         return Row(number, {}, line, f"line {line_number}: {exc}", line_number)
     except RecursionError:
@@ -285,3 +338,12 @@ def _jsonl_row(number: int, line_number: int, line: str) -> Row:
     if not isinstance(data, dict):
         return Row(number, {}, line, f"line {line_number}: expected a JSON object", line_number)
     return Row(number, {k: v for k, v in data.items() if k not in RESERVED_COLUMNS}, data, None, line_number)
+
+
+def _lenient(line: str) -> dict[str, Any] | str:
+    """The object on a line strict parsing refused for its text only (a lone surrogate); else the line."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):  # a huge number besides
+        return line
+    return data if isinstance(data, dict) else line
