@@ -362,3 +362,34 @@ def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row() -> N
     Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nGamma,g@x.com\nBeta,b@x.com\n")
     run("a.csv", Service(), resume=True, workers=1)
     assert held == {"ACME": "v1@x.com", "Gamma": "g@x.com", "Beta": "b@x.com"}
+
+
+def test_an_unchanged_row_is_journaled_so_a_resume_never_sends_it_behind_a_later_row() -> None:
+    """Found by the delivery model: row 1 was unchanged (the state held it), row 2 of the same account was
+    sent, then the run stopped. The resume must not ask the state about row 1 again (it now holds row 2)
+    and send row 1 after row 2, which the journal skips."""
+    held: dict[str, str] = {}
+
+    class Service(FakeService):
+        def sender(self) -> Any:
+            class Sender:
+                def put(self, content_type: str, body: bytes) -> None:
+                    record = json.loads(body)["record"]
+                    if record["Email"] == "stop@x.com":
+                        raise NetworkError("the records service answered 500", status=500)
+                    held[record["Account Name"]] = record["Email"]
+
+                def close(self) -> None:
+                    pass
+
+            return Sender()
+
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\n")
+    run("a.csv", Service(), state_path=Path("s.db"))
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nBeta,stop@x.com\n")
+    assert ended("a.csv", Service(), state_path=Path("s.db"), workers=1).exit_code == ExitCode.NETWORK
+    assert held == {"ACME": "v2@x.com"}
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nBeta,b@x.com\n")
+    resumed = run("a.csv", Service(), state_path=Path("s.db"), resume=True, workers=1)
+    assert held == {"ACME": "v2@x.com", "Beta": "b@x.com"}
+    assert (resumed.summary["unchanged"], resumed.summary["sent_earlier"]) == (1, 1)

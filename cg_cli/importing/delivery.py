@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from cg_cli.importing import results_file as status
 from cg_cli.importing.jobs import Job, Outcome
-from cg_cli.importing.journal import FAILED, IN_FLIGHT, SENT, Journal
+from cg_cli.importing.journal import FAILED, IN_FLIGHT, SENT, UNCHANGED, Journal
 
 if TYPE_CHECKING:
     from cg_cli.importing.stats import State
@@ -131,11 +131,12 @@ class Delivery:
             return Verdict.CHANGED
         if previous[1] == IN_FLIGHT:
             return Verdict.MAYBE_ARRIVED
-        if previous[1] != SENT:
+        if previous[1] == FAILED:
             return Verdict.FAILED_EARLIER
         if self._resend and key_hash(keys()) in self._resend:
             return Verdict.AGAIN
-        return Verdict.SENT_EARLIER
+        # Unchanged then, before a later row of its key went: asking the state again now would send it behind.
+        return Verdict.SENT_EARLIER if previous[1] == SENT else Verdict.UNCHANGED
 
     def now(self, job: Job) -> Verdict:
         """Asked when every earlier row with the job's key has finished (and been written down)."""
@@ -179,6 +180,8 @@ class Delivery:
                 )
             elif kind == status.FAILED:
                 journal.record(job.row.number, job.digest, FAILED)
+            elif kind == status.UNCHANGED:
+                journal.record(job.row.number, job.digest, UNCHANGED)
             elif kind == status.NOT_SENT and self._mark_journal:
                 journal.forget(job.row.number)  # it never left: a resume sends it
         key = self.state_key(job)

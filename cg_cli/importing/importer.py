@@ -167,6 +167,8 @@ class Importer:
             # In flight when a run was killed: it may have arrived. Report it; never send it twice.
             self.result.stats.maybe_arrived += 1
             self._finish(Outcome(job, status.FAILED, MAYBE_ARRIVED, uncertain=True))
+        elif verdict == Verdict.UNCHANGED:
+            self._finish(Outcome(job, status.UNCHANGED))
         else:
             self._finish(Outcome(job, status.SKIPPED, verdict.value))
         return None

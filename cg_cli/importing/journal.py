@@ -6,9 +6,11 @@ number holds the same content and reached a final state before, so an input
 that changed, grew a row at the top or was replaced by tomorrow's export is
 sent again, never silently skipped.
 
-Statuses: `S` sent, `F` failed for good, `I` in flight (survey mappings only:
-marked durably before the request leaves, so a resume after a hard kill
-reports the row instead of sending a second survey).
+Statuses: `S` sent, `F` failed for good, `U` unchanged (`--state` said the
+target holds it: a resume must not send it behind a later row of its key),
+`I` in flight (survey mappings only: marked durably before the request
+leaves, so a resume after a hard kill reports the row instead of sending a
+second survey).
 
 SQLite gives atomic commits (no torn line can count), bounded memory on
 resume (rows are looked up in slices, never loaded whole) and a file that a
@@ -37,6 +39,7 @@ SCHEMA_VERSION = "3"  # 3: bound to a target (records URL, token URL, client id,
 SENT = "S"
 FAILED = "F"
 IN_FLIGHT = "I"
+UNCHANGED = "U"
 LOOKUP_SLICE = 8192  # rows fetched per query on resume: flat memory, few queries
 SYNC_INTERVAL = 0.25  # outcomes are committed at least this often while rows flow
 

@@ -17,7 +17,15 @@ from cg_cli.errors import UsageError
 from cg_cli.importing.delivery import Destination, Kind, kind_of
 from cg_cli.importing.duplicates import DuplicatePolicy
 from cg_cli.importing.failed_file import default_failed_path
-from cg_cli.importing.journal import FAILED, SENT, Journal, default_journal_path, journal_fingerprint, row_digest
+from cg_cli.importing.journal import (
+    FAILED,
+    SENT,
+    UNCHANGED,
+    Journal,
+    default_journal_path,
+    journal_fingerprint,
+    row_digest,
+)
 from cg_cli.importing.lock import WriterLock
 from cg_cli.importing.outputs import FAILED_FILE, JOURNAL, JUNIT, RESULTS_FILE, STATE, Output, check_outputs
 from cg_cli.records.readers import ReadOptions, RecordFile
@@ -175,14 +183,14 @@ def input_fingerprint(path: str) -> str | None:
 def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> tuple[int, set[bytes]]:
     """Journaled final rows that the input no longer holds with the same content at the same row, and
     the keys of those that were sent (what the service holds for them may not be in the input any more)."""
-    final = journal.count(SENT) + journal.count(FAILED)
+    final = journal.count(SENT) + journal.count(FAILED) + journal.count(UNCHANGED)
     matched = last = 0
     keys: set[bytes] = set()
     with RecordFile(path, options=read) as records:
         for row in records:
             last = row.number
             previous = journal.previous(row.number)
-            if previous is None or previous[1] not in (SENT, FAILED):
+            if previous is None or previous[1] not in (SENT, FAILED, UNCHANGED):
                 continue
             if previous[0] == row_digest(row):
                 matched += 1
