@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from cg_cli.importing import results_file as status
 from cg_cli.importing.jobs import Job, Outcome
 from cg_cli.importing.journal import FAILED, IN_FLIGHT, SENT, UNCHANGED, Journal
+from cg_cli.records.readers import Row
 
 if TYPE_CHECKING:
     from cg_cli.importing.stats import State
@@ -87,6 +88,11 @@ class Verdict(StrEnum):
     UNCHANGED = "unchanged"  # the state says the target holds this exact row
 
 
+# Looked up once (an enum member is a descriptor lookup): a resume asks for one per row of a large file.
+_MAYBE_ARRIVED, _FAILED_EARLIER, _AGAIN = Verdict.MAYBE_ARRIVED, Verdict.FAILED_EARLIER, Verdict.AGAIN
+_SENT_EARLIER, _UNCHANGED = Verdict.SENT_EARLIER, Verdict.UNCHANGED
+
+
 class Delivery:
     """Decides, for one run to one target, whether a row goes; and writes down what became of it."""
 
@@ -117,26 +123,26 @@ class Delivery:
     def needs_digest(self) -> bool:
         return self._journal is not None or self._state is not None
 
-    def earlier(self, number: int, digest: bytes, keys: Callable[[], tuple[str, ...]]) -> Verdict | None:
-        """What the journal says of this row: None when it holds nothing for it. `keys` gives the row's
+    def earlier(self, row: Row, digest: bytes, keys: Callable[[Row], tuple[str, ...]]) -> Verdict | None:
+        """What the journal says of this row: None when it holds nothing for it. `keys` gives a row's
         identity keys, asked only when needed (a resume of a million unchanged rows never asks)."""
         if not self._resume or self._journal is None:
             return None
-        previous = self._journal.previous(number)
+        previous = self._journal.previous(row.number)
         if previous is None:
             return None
         if previous[0] != digest:
             if self.kind == Kind.ENTITY:  # the account's later rows must follow this one, even if journaled
-                self._resend.update(k for k in (previous[2], key_hash(keys())) if k is not None)
+                self._resend.update(k for k in (previous[2], key_hash(keys(row))) if k is not None)
             return Verdict.CHANGED
         if previous[1] == IN_FLIGHT:
-            return Verdict.MAYBE_ARRIVED
+            return _MAYBE_ARRIVED
         if previous[1] == FAILED:
-            return Verdict.FAILED_EARLIER
-        if self._resend and key_hash(keys()) in self._resend:
-            return Verdict.AGAIN
+            return _FAILED_EARLIER
+        if self._resend and key_hash(keys(row)) in self._resend:
+            return _AGAIN
         # Unchanged then, before a later row of its key went: asking the state again now would send it behind.
-        return Verdict.SENT_EARLIER if previous[1] == SENT else Verdict.UNCHANGED
+        return _SENT_EARLIER if previous[1] == SENT else _UNCHANGED
 
     def now(self, job: Job) -> Verdict:
         """Asked when every earlier row with the job's key has finished (and been written down)."""

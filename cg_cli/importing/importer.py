@@ -28,6 +28,8 @@ from cg_cli.importing.workers import Workers
 from cg_cli.records.mappings import Mapping, check_fields, check_values, identity_keys
 from cg_cli.records.readers import Row
 
+# Looked up once: a resume asks these for every row of a large file.
+_CHANGED, _AGAIN, _MAYBE_ARRIVED, _UNCHANGED = Verdict.CHANGED, Verdict.AGAIN, Verdict.MAYBE_ARRIVED, Verdict.UNCHANGED
 __all__ = ["ImportResult", "ImportStats", "Importer", "Progress", "Sender", "State", "summary_json"]
 
 
@@ -155,22 +157,22 @@ class Importer:
         if not self._delivery.needs_digest:
             return Job(row, b"", self._keys(row))
         digest = row_digest(row)
-        verdict = self._delivery.earlier(row.number, digest, lambda: self._keys(row))
-        if verdict is None or verdict in (Verdict.CHANGED, Verdict.AGAIN):
-            if verdict == Verdict.CHANGED:
+        verdict = self._delivery.earlier(row, digest, self._keys)
+        if verdict is None or verdict is _CHANGED or verdict is _AGAIN:
+            if verdict is _CHANGED:
                 self.result.stats.changed += 1
                 if self.result.stats.changed == 1 and self._on_changed_input is not None:
                     self._on_changed_input(row.number)
             return Job(row, digest, self._keys(row))
         job = Job(row, digest)  # done before: its keys are needed only if it is sent
-        if verdict == Verdict.MAYBE_ARRIVED:
+        if verdict is _MAYBE_ARRIVED:
             # In flight when a run was killed: it may have arrived. Report it; never send it twice.
             self.result.stats.maybe_arrived += 1
             self._finish(Outcome(job, status.FAILED, MAYBE_ARRIVED, uncertain=True))
-        elif verdict == Verdict.UNCHANGED:
+        elif verdict is _UNCHANGED:
             self._finish(Outcome(job, status.UNCHANGED))
-        else:
-            self._finish(Outcome(job, status.SKIPPED, verdict.value))
+        else:  # sent or failed earlier: the journal holds it already; the recorder counts it
+            self._recorder.finish(Outcome(job, status.SKIPPED, verdict))
         return None
 
     def _finish(self, outcome: Outcome) -> None:
