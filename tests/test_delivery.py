@@ -54,7 +54,7 @@ def test_duplicates_last_is_refused_for_surveys_and_sends_nothing(cg, server: An
 
 def test_a_second_process_on_one_journal_is_refused_naming_the_holder(cg, server: Any) -> None:
     sandbox = server(latency=0.05)
-    Path("sv.csv").write_text("Email,Score\n" + "".join(f"u{i}@x.com,{i % 10}\n" for i in range(200)))
+    Path("sv.csv").write_text("Email,Score\n" + "".join(f"u{i}@x.com,{i % 10}\n" for i in range(1000)))
     first = import_process(sandbox, "sv.csv", "--mapping", "responses", "--workers", "2")
     wait_for_records(sandbox, 2)
     for extra in ((), ("--resume",), ("--restart",)):
@@ -67,6 +67,7 @@ def test_a_second_process_on_one_journal_is_refused_naming_the_holder(cg, server
     assert (document["ok"], document["exit_code"]) == (False, 2) and str(first.pid) in document["error"]
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
+    sandbox.sandbox.state.latency = 0
     # A killed holder leaves a lock file, not a lock: the next run goes on at once.
     resumed = cg("records", "import", "sv.csv", "--mapping", "responses", "--resume", "-o", "json")
     assert resumed.exit_code in (0, 6), resumed.output
@@ -76,7 +77,7 @@ def test_a_second_process_on_one_journal_is_refused_naming_the_holder(cg, server
 
 def test_a_second_process_on_one_state_is_refused(cg, server: Any) -> None:
     sandbox = server(latency=0.05)
-    Path("a.csv").write_text("Account Name,First Name\n" + "".join(f"A{i},x\n" for i in range(200)))
+    Path("a.csv").write_text("Account Name,First Name\n" + "".join(f"A{i},x\n" for i in range(1000)))
     Path("b.csv").write_text("Account Name,First Name\nB,y\n")
     first = import_process(sandbox, "a.csv", "--mapping", "accounts", "--state", "s.db", "--workers", "2")
     wait_for_records(sandbox, 2)
@@ -85,6 +86,7 @@ def test_a_second_process_on_one_state_is_refused(cg, server: Any) -> None:
     assert "B" not in {r["record"]["Account Name"] for r in sandbox.records()}
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
+    sandbox.sandbox.state.latency = 0
     assert cg("records", "import", "b.csv", "--mapping", "accounts", "--state", "s.db").exit_code == 0
 
 
