@@ -13,6 +13,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON_ID := $(VENV)/.python-$(shell $(PYTHON) -c 'import sys; print(sys.implementation.cache_tag + "-" + sys.executable.replace("/", "_"))' 2>/dev/null || echo missing)
 
 help:
+	@echo "make setup   create .venv and install cg with its development tools"
 	@echo "make test    set up .venv and run the test suite"
 	@echo "make demo    set up, start the sandbox, push a record through cg, show what arrived"
 	@echo "make lint    ruff and mypy"

@@ -372,6 +372,42 @@ def memory(work: Path) -> None:
     )
 
 
+def check_memory(work: Path) -> None:
+    """`mappings check --file` streams: peak memory at 1,000,000 rows within 10 % of 10,000 rows.
+
+    One row in ten has an Email and one in seven a Phone the service refuses, and one column is
+    ignored, so the problem list, its counts by kind and the ignore path are all exercised.
+    """
+    print("mappings check --file memory", flush=True)
+    big_rows = 100_000 if QUICK else 1_000_000
+    files = {rows: work / f"check-{rows}.csv" for rows in (10_000, big_rows)}
+    for rows, path in files.items():
+        with path.open("w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["Account ID", "Account Name", "Email", "Phone"])
+            for i in range(1, rows + 1):
+                email = f"user{i}.example.com" if i % 10 == 0 else f"user{i}@example.com"
+                writer.writerow([f"00{i}", f"Account {i}", email, "(--)" if i % 7 == 0 else "+44 20 7946 0958"])
+    mappings = work / "check-mappings.toml"
+    mappings.write_text(
+        '[accounts]\nreference = "r"\ntype = "account"\nfields = ["Account Name", "Email", "Phone"]\n'
+        'ignore = ["Account ID"]\n'
+    )
+    env = cg_env("http://127.0.0.1:9", work / "cfg-check")
+    command = [CG, "mappings", "check", "accounts", "--file", "{}", "--mappings-file", str(mappings), "-o", "json"]
+    small_kb = peak_rss_kb([c.format(files[10_000]) for c in command], env)
+    big_kb = peak_rss_kb([c.format(files[big_rows]) for c in command], env)
+    add(
+        f"mappings check --file peak memory, {big_rows:,} vs 10,000 rows",
+        big_kb / 1024,
+        small_kb / 1024,
+        "MiB",
+        "within 10 %",
+        big_kb <= 1.1 * small_kb,
+        "10,000 rows",
+    )
+
+
 def fill_journal(path: Path, url: str) -> None:
     """The journal a run that sent every row of `path` to the sandbox at `url` would leave behind."""
     subprocess.run([sys.executable, str(HERE / "fill_journal.py"), str(path), REF, url], check=True)
@@ -495,6 +531,14 @@ def table() -> str:
 
 def main() -> None:
     runs = 5 if QUICK else 15
+    alone = sys.argv[1:]  # `python bench/run.py check_memory`: only these benchmarks (each takes a work dir)
+    if alone:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in alone:
+                globals()[name](Path(tmp))
+        print()
+        print(table())
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         with sandbox() as url:
@@ -505,6 +549,7 @@ def main() -> None:
             shell_loop(url, env, token.stdout.strip(), 1 if QUICK else 3)  # 50 calls each
         imports(work)
         memory(work)
+        check_memory(work)
         resume_memory(work)
         incremental(work)
         suggestions(work)

@@ -103,12 +103,12 @@ def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:
     if json_output:
         hint = f"see `{command} --help`"
         render.json_out({"ok": False, "exit_code": exc.exit_code, "error": exc.format_message(), "hint": hint})
-    else:  # click's own lines, through render: the arguments they quote never become a CI runner's command
-        import io
-
-        shown = io.StringIO()
-        exc.show(file=shown)
-        render.err(render.safe(shown.getvalue().rstrip("\n"), one_line=False))
+    else:  # the shape of every other error (`error: …`, `hint: …`), through render: quoted arguments stay inert
+        usage = ctx.get_usage() if ctx is not None and isinstance(exc, click.exceptions.UsageError) else ""
+        if usage:
+            render.err(render.safe(usage))
+        render.err(f"error: {render.safe(exc.format_message())}")
+        render.err(f"hint: see `{command} --help`")
     return int(exc.exit_code)
 
 

@@ -111,13 +111,17 @@ class CheckFailed(CgError):
 
     exit_code = ExitCode.VALIDATION
 
-    def __init__(self, message: str, problems: list[Any], *, report: bool = False) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, problems: list[Any], *, report: bool = False, hint: str | None = None, paste: str = ""
+    ) -> None:
+        super().__init__(message, hint)
         self.problems = problems
         self.report = report
+        self.paste = paste  # a line to paste into the mapping file (`ignore = [...]`), shown on its own
 
     def details(self) -> dict[str, Any]:
-        return {**self.extra, "problems": [p.as_json() for p in self.problems]}
+        pasted = {"ignore_line": self.paste} if self.paste else {}
+        return {**self.extra, "problems": [p.as_json() for p in self.problems], **pasted}
 
 
 class ImportEnded(CgError):

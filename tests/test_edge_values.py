@@ -363,3 +363,19 @@ def test_survey_rows_in_cp1252_with_state_round_trip_through_the_failed_file(cg,
     again = cg("records", "import", "s.failed.csv", *options)
     assert again.exit_code == 0, again.output
     assert sorted(r["record"]["Email"] for r in sandbox.records()) == ["chloé@x.io", "rené@x.io", "zoë@x.io"]
+
+
+def test_a_legacy_failed_file_never_holds_a_value_that_reads_as_utf8(tmp_path: Path) -> None:
+    """A latin-1 input's row fails with a server message holding 'Ã©' (bytes C3 A9 in latin-1, valid UTF-8):
+    written in latin-1 the re-import would fail that value as mojibake, so the file becomes UTF-8 with a BOM."""
+    from cg_cli.importing.failed_file import FailedFile
+    from cg_cli.records.readers import ReadOptions, RecordFile, Row
+
+    path = tmp_path / "f.csv"
+    failed = FailedFile(path, "csv", ["A"], append=False, encoding="latin-1")
+    failed.write(Row(1, {}, ["\xe9t\xe9"]), "server says Ã©")
+    failed.close()
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    with RecordFile(str(path), options=ReadOptions(encoding="latin-1", delimiter=",")) as records:
+        back = [(row.error, row.original[0], row.original[2]) for row in records]
+    assert back == [(None, "\xe9t\xe9", "server says Ã©")]

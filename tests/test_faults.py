@@ -35,7 +35,7 @@ RECORD_FAULTS: dict[str, tuple[list[dict[str, Any]], dict[str, int], str]] = {
     "429 that never ends": (
         [{"status": 429, "retry_after": "0", "count": 99}],
         {"put": 5, "import": 5},
-        "429 Too Many Requests after 1 retries",
+        "429 Too Many Requests after 1 retry",
     ),
     "502/503/504 burst": ([{"status": 502}, {"status": 503}], {"put": 0, "import": 0}, ""),
     "504 burst": ([{"status": 504, "count": 2}], {"put": 0, "import": 0}, ""),
@@ -78,7 +78,7 @@ TOKEN_FAULTS: dict[str, tuple[list[dict[str, Any]], int, str]] = {
         5,
         "without a usable access token",
     ),
-    "502 HTML forever": ([{**html(502), "count": 9}], 5, "answered 502 Bad Gateway after 1 retries"),
+    "502 HTML forever": ([{**html(502), "count": 9}], 5, "answered 502 Bad Gateway after 1 retry"),
 }
 
 

@@ -32,6 +32,8 @@ def test_a_stop_signal_drains_and_resume_completes_exactly_once(server: Any, sto
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err
     assert said in err and "--resume" in err and "Traceback" not in err
+    again = "Ctrl-C" if stop == signal.SIGINT else "SIGTERM"  # the signal that came, not always Ctrl-C
+    assert f"(a second {again} quits at once)" in err
     first = len(sandbox.records())
     assert 20 <= first < 400
     journaled = [n for n, status in journal_rows(Path("a.csv.cg-journal")).items() if status == "S"]

@@ -215,7 +215,8 @@ def test_login_prompts_on_a_terminal_without_echoing_the_secret(tmp_path: Path) 
 
 HELP_PAGES = [
     "", "auth", "auth login", "auth status", "auth token", "auth logout", "auth list", "records", "records put",
-    "records import", "records state", "mappings", "mappings list", "mappings show", "mappings check", "sandbox",
+    "records import", "records state", "mappings", "mappings list", "mappings show", "mappings check", "mappings init",
+    "sandbox",
     "completion",
 ]  # fmt: skip
 

@@ -260,7 +260,7 @@ def test_survey_rows_are_not_resent_and_not_resumed(cg, server) -> None:
         ("", "a.csv", "is empty"),
         ("Account Name,,Email\n", "a.csv", "column 2 of the header row has no heading"),
         ("A,B,A\n", "a.csv", "heading 'A' appears twice"),
-        ("Account Name\nx\n", "a.txt", "cannot tell the format"),
+        ("Account Name\nx\n", "a.xlsx", "cannot tell the format"),
         (b"Account Name\nA\x00B\n", "a.csv", "line 2: contains a NUL byte"),
         (b"Account Name\n\xff\xfe\n", "a.csv", "cannot be read as UTF-8 (byte 13)"),
     ],

@@ -223,7 +223,7 @@ def test_persistent_503_exits_5_naming_the_status(cg, sandbox_env: SandboxHandle
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .startswith("error: the records service answered 503 Service Unavailable after 1 retries")
+        .startswith("error: the records service answered 503 Service Unavailable after 1 retry")
     )
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cg_cli.commands.completers import complete_ci
 from cg_cli.output import ci, render
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ CiOption = Annotated[
         "--ci",
         help="github: annotations and a job summary (default when GITHUB_ACTIONS=true); none: off.",
         metavar="github|none",
+        autocompletion=complete_ci,
     ),
 ]
 JunitOption = Annotated[

@@ -11,6 +11,8 @@ import typer
 from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
 from typer.core import TyperCommand, TyperGroup
 
+from cg_cli.commands import completers
+
 if TYPE_CHECKING:
     from cg_cli.config.settings import GlobalOptions, HttpOptions, Settings
     from cg_cli.records.mappings import Mapping
@@ -94,10 +96,26 @@ def global_params() -> tuple[click.Parameter, ...]:
         return TyperOption(param_decls=list(names), **kwargs)
 
     return (
-        option("--profile", metavar="NAME", help="Profile name (default: CG_PROFILE, else default)."),
-        option("--region", metavar="eu|us|au", help="Region (default: CG_REGION, else the profile's)."),
+        option(
+            "--profile",
+            metavar="NAME",
+            help="Profile name (default: CG_PROFILE, else default).",
+            autocompletion=completers.complete_profiles,
+        ),
+        option(
+            "--region",
+            metavar="eu|us|au",
+            help="Region (default: CG_REGION, else the profile's).",
+            autocompletion=completers.complete_regions,
+        ),
         option("--env-file", metavar="PATH", help="Read settings from this file instead of ./.env."),
-        option("--output", "-o", metavar="text|json", help="text or json (default: CG_OUTPUT, else text)."),
+        option(
+            "--output",
+            "-o",
+            metavar="text|json",
+            help="text or json (default: CG_OUTPUT, else text).",
+            autocompletion=completers.complete_outputs,
+        ),
         option("--verbose", "-v", flag=True, help="Log each HTTP attempt on stderr (secrets redacted)."),
         option("--quiet", "-q", flag=True, help="Print only errors and warnings (and the JSON document)."),
     )
@@ -214,18 +232,38 @@ ConfigOption = Annotated[
 ]
 MappingOption = Annotated[
     str | None,
-    typer.Option("--mapping", "-m", help="A mapping from the mapping file (sets the reference).", metavar="NAME"),
+    typer.Option(
+        "--mapping",
+        "-m",
+        help="A mapping from the mapping file (sets the reference).",
+        metavar="NAME",
+        autocompletion=completers.complete_mappings,
+    ),
 ]
-NoCheckOption = Annotated[bool, typer.Option("--no-check", help="Send even if the mapping check finds problems.")]
+NoCheckOption = Annotated[
+    bool,
+    typer.Option("--no-check", help="Send every column as it is, even those the mapping does not know (a stale "
+                 "mapping file); ignored columns still stay home."),
+]  # fmt: skip
 
 
 DelimiterOption = Annotated[
     str | None,
-    typer.Option("--delimiter", help="CSV delimiter: , ; | or tab (default: from the header).", metavar="CHAR"),
+    typer.Option(
+        "--delimiter",
+        help="CSV delimiter: , ; | or tab (default: from the header).",
+        metavar="CHAR",
+        autocompletion=completers.complete_delimiters,
+    ),
 ]
 EncodingOption = Annotated[
     str | None,
-    typer.Option("--encoding", help="cp1252, latin-1, … (default: UTF-8, or UTF-16 by its BOM).", metavar="NAME"),
+    typer.Option(
+        "--encoding",
+        help="cp1252, latin-1, … (default: UTF-8, or UTF-16 by its BOM).",
+        metavar="NAME",
+        autocompletion=completers.complete_encodings,
+    ),
 ]
 RenameOption = Annotated[
     list[str] | None,
@@ -237,8 +275,17 @@ SetOption = Annotated[
     typer.Option("--set", help='Add a field to every record: "Source=CRM" (repeatable).', metavar="FIELD=VALUE"),
 ]
 FormatOption = Annotated[
-    str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).", metavar="csv|jsonl")
-]
+    str | None,
+    typer.Option("--format", help="csv (also tab-separated) or jsonl (default: from the content, else the "
+                 "extension).", metavar="csv|jsonl", autocompletion=completers.complete_formats),
+]  # fmt: skip
+
+
+IgnoreOption = Annotated[
+    list[str] | None,
+    typer.Option("--ignore", help="A column never sent and never flagged (repeatable; adds to the mapping's ignore).",
+                 metavar="COLUMN"),
+]  # fmt: skip
 
 
 def read_options(
@@ -248,6 +295,7 @@ def read_options(
     renames: list[str] | None,
     constants: list[str] | None,
     mapping: Mapping | None,
+    ignore: list[str] | None = None,
 ) -> ReadOptions:
     """How to read an export: the command line's choices over the mapping's [name.columns]."""
     from cg_cli.records.body import fields_from_options
@@ -267,4 +315,5 @@ def read_options(
         encoding=encoding,
         renames=columns,
         constants={k: str(v) for k, v in fields_from_options(constants or [], option="--set").items()},
+        ignore=frozenset([*(mapping.ignore if mapping is not None else ()), *(ignore or [])]),
     )

@@ -7,34 +7,83 @@ from typing import Annotated
 import typer
 
 from cg_cli.commands.common import new_app, settings_for
+from cg_cli.commands.completers import complete_shells
 from cg_cli.output import render
 
 app = new_app("Print the shell completion script.")
 
 SHELLS = ("bash", "zsh", "fish")
 COMPLETION_EXAMPLES = """\b
-Install it once for your shell:
-  cg completion bash >> ~/.bashrc
-  cg completion zsh > "${fpath[1]}/_cg"
-  cg completion fish > ~/.config/fish/completions/cg.fish
+Install it once for your shell (a new shell picks it up):
+  bash: cg completion bash >> ~/.bashrc
+  zsh:  mkdir -p ~/.zfunc && cg completion zsh > ~/.zfunc/_cg
+        then in ~/.zshrc, before compinit (or add it):
+        fpath=(~/.zfunc $fpath); autoload -Uz compinit && compinit
+  fish: mkdir -p ~/.config/fish/completions
+        cg completion fish > ~/.config/fish/completions/cg.fish
 Or try it in the current bash:
   source <(cg completion bash)
 """
+
+# Each script asks `cg` itself (with _CG_COMPLETE set) what fits the words typed so far, so mapping
+# and profile names come from the files the command would read. Written here rather than taken from
+# Typer's templates: bash without word splitting of the answer (shellcheck-clean), zsh that works both
+# autoloaded from $fpath and sourced, fish that falls back to file names only where cg has nothing.
+BASH = r"""# cg completion for bash: source it, or append it to ~/.bashrc
+_cg_completion() {
+    local IFS=$'\n'
+    local -a replies=()
+    mapfile -t replies < <(env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD="$COMP_CWORD" \
+        _CG_COMPLETE=complete_bash "$1" 2>/dev/null)
+    COMPREPLY=("${replies[@]}")
+    return 0
+}
+complete -o default -F _cg_completion cg"""
+
+ZSH = r"""#compdef cg
+# cg completion for zsh: save as _cg in a directory of $fpath, then run compinit (or source it)
+_cg() {
+  local answer
+  answer="$(env _TYPER_COMPLETE_ARGS="${words[1,$CURRENT]}" _CG_COMPLETE=complete_zsh cg 2>/dev/null)"
+  [[ -n $answer ]] && eval "$answer"
+}
+if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then
+  _cg "$@"
+elif (( $+functions[compdef] )); then
+  compdef _cg cg
+else
+  print -u2 "cg completion: run 'autoload -Uz compinit && compinit' first"
+fi"""
+
+FISH = r"""# cg completion for fish: save as ~/.config/fish/completions/cg.fish
+function __cg_complete
+    env _CG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=$argv[1] \
+        _TYPER_COMPLETE_ARGS=(commandline -cp) cg 2>/dev/null
+end
+complete --command cg --no-files --arguments '(__cg_complete get-args)' --condition '__cg_complete is-args'
+complete --command cg --condition 'not __cg_complete is-args' --force-files"""
+
+SCRIPTS = {"bash": BASH, "zsh": ZSH, "fish": FISH}
 
 
 @app.command(epilog=COMPLETION_EXAMPLES)
 def completion(
     ctx: typer.Context,
-    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", metavar="bash|zsh|fish")],
+    shell: Annotated[
+        str, typer.Argument(help="bash, zsh or fish.", metavar="bash|zsh|fish", autocompletion=complete_shells)
+    ],
 ) -> None:
-    """Print the completion script for SHELL on stdout (commands, options, mapping names)."""
-    from typer._completion_shared import get_completion_script
+    """Print the completion script for SHELL on stdout.
 
+    It completes commands, options, mapping names (from the mapping file the
+    command would read), profile names, and the values of --region, -o, --ci,
+    --duplicates, --format, --encoding and --type.
+    """
     from cg_cli.errors import UsageError
 
     if shell not in SHELLS:
         raise UsageError(f"no completion for shell {shell!r}", hint=f"use one of: {', '.join(SHELLS)}")
-    script = get_completion_script(prog_name="cg", complete_var="_CG_COMPLETE", shell=shell).rstrip("\n")
+    script = SCRIPTS[shell]
     if settings_for(ctx).json_output:
         render.json_out({"ok": True, "shell": shell, "script": script})
     else:

@@ -29,7 +29,15 @@ def help(  # noqa: A001 - the command users type
         get_command = getattr(current, "get_command", None)
         found = get_command(current_ctx, name) if get_command is not None else None
         if found is None:
-            raise UsageError(f"no command {' '.join(command or [])!r}", hint="see `cg --help` for the commands")
+            import difflib
+
+            known = current.list_commands(current_ctx) if hasattr(current, "list_commands") else []
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            typed = " ".join(command or [])
+            hint = (
+                f"did you mean {typed.replace(name, close[0], 1)!r}?" if close else "see `cg --help` for the commands"
+            )
+            raise UsageError(f"no command {typed!r}", hint=hint)
         current_ctx = typer.Context(found, info_name=name, parent=current_ctx)
         current = found
     if settings_for(ctx).json_output:

@@ -13,6 +13,7 @@ from cg_cli.commands.common import (
     EncodingOption,
     FieldOption,
     FormatOption,
+    IgnoreOption,
     JsonOption,
     MappingsFileOption,
     RenameOption,
@@ -21,15 +22,17 @@ from cg_cli.commands.common import (
     read_options,
     settings_for,
 )
+from cg_cli.commands.completers import complete_mappings, complete_types
 from cg_cli.output import render
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from cg_cli.records.mappings import Mapping, MappingFile
+    from cg_cli.records.readers import ReadOptions
 
-    from cg_cli.records.mappings import MappingFile
-    from cg_cli.records.readers import Row
-
-MappingName = Annotated[str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME")]
+MappingName = Annotated[
+    str, typer.Argument(help="A mapping of the mapping file.", metavar="NAME", autocompletion=complete_mappings)
+]
+NewMappingName = Annotated[str, typer.Argument(help="The name to use with --mapping.", metavar="NAME")]
 
 app = new_app("Inspect and check the mapping file (cg-mappings.toml) before data is sent.")
 
@@ -83,6 +86,7 @@ def show(ctx: typer.Context, name: MappingName, mappings_file: MappingsFileOptio
                 "reference": mapping.reference,
                 "fields": list(mapping.fields),
                 "required": [" or ".join(group) for group in mapping.required_groups],
+                "ignore": list(mapping.ignore),
             }
         )
         return
@@ -96,6 +100,76 @@ def show(ctx: typer.Context, name: MappingName, mappings_file: MappingsFileOptio
     render.table(None, ("Field Heading", "Required"), rows)
     groups = [" or ".join(group) for group in mapping.required_groups]
     render.note(f"Each record needs: {'; '.join(groups)}.")
+    if mapping.ignore:
+        render.note(f"Ignored export columns (never sent): {', '.join(mapping.ignore)}.")
+
+
+INIT_EXAMPLES = """\b
+Examples:
+  cg mappings init accounts --config REF --type account --file export.csv
+  cg mappings init contacts --config contact --type contact   # required only
+  cg mappings init accounts --config REF --type account --file new.csv --force
+"""
+
+
+@app.command(epilog=INIT_EXAMPLES)
+def init(
+    ctx: typer.Context,
+    name: NewMappingName,
+    config: Annotated[str, typer.Option("--config", "-c", help="The Inbound Mapping's reference.", metavar="REF")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="account, contact, multi-object or survey-response.",
+            metavar="TYPE",
+            autocompletion=complete_types,
+        ),
+    ],
+    file: Annotated[
+        str | None, typer.Option("--file", help="An export whose headings become the fields.", metavar="EXPORT")
+    ] = None,
+    file_format: FormatOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a mapping of that name.")] = False,
+    mappings_file: MappingsFileOption = None,
+) -> None:
+    """Write a mapping into the mapping file (created if missing, added to if not).
+
+    With --file, the export's headings become the fields; columns that look
+    like ids or notes start out under `ignore` (review them). Without, the
+    type's required fields. An existing mapping is replaced only with --force.
+    """
+    from cg_cli.config.mapping_init import STARTING_FIELDS, add_mapping, headings_of, split_headings
+    from cg_cli.constants import DEFAULT_MAPPINGS_FILE
+    from cg_cli.errors import UsageError
+    from cg_cli.records.mappings import TYPES, Mapping
+
+    settings = settings_for(ctx, mappings_file=mappings_file)
+    if kind not in TYPES:
+        raise UsageError(f"--type {kind!r}: use one of {', '.join(TYPES)}")
+    fields: list[str] = list(STARTING_FIELDS[kind])
+    ignore: list[str] = []
+    if file is not None:
+        headings = headings_of(file, read_options(file_format, delimiter, encoding, None, None, None))
+        fields, ignore = split_headings(headings)
+    path = Path(settings.mappings_file.value or DEFAULT_MAPPINGS_FILE)
+    written = add_mapping(path, Mapping(name, config, kind, tuple(fields), (), tuple(ignore)), force=force)
+    missing = [" or ".join(g) for g in written.mapping.required_groups if not any(f in fields for f in g)]
+    if settings.json_output:
+        render.json_out({"ok": True, "file": str(path), "name": name, "type": kind, "reference": config,
+                         "fields": fields, "ignore": ignore, "created": written.created,
+                         "replaced": written.replaced})  # fmt: skip
+        return
+    action = "replaced" if written.replaced else "added"
+    render.note(f"{action} mapping {name!r} in {path}: {len(fields)} field(s), {len(ignore)} ignored")
+    if missing:
+        render.err(
+            f"warning: {'; '.join(missing)} is required for {written.mapping.described} but not among the fields"
+        )
+    render.note(f"next: check the headings against CustomerGauge, then `cg mappings check {name}"
+                + (f" --file {file}`" if file else "`"))  # fmt: skip
 
 
 CHECK_EXAMPLES = """\b
@@ -119,6 +193,7 @@ def check(
     encoding: EncodingOption = None,
     rename: RenameOption = None,
     set_fields: SetOption = None,
+    ignore: IgnoreOption = None,
     mappings_file: MappingsFileOption = None,
     ci_mode: CiOption = None,
     junit: JunitOption = None,
@@ -129,52 +204,66 @@ def check(
     """
     from cg_cli.errors import CheckFailed, UsageError
     from cg_cli.records.body import build_record, read_json_option
-    from cg_cli.records.mappings import check_fields, check_file, check_mapping, check_record
+    from cg_cli.records.mappings import check_mapping, check_record
 
     check_mode(ci_mode)
     mappings, json_output = _load(ctx, mappings_file)
     mapping = mappings.get(name)
-    duplicates = None
     if file is not None and (field or json_path):
         raise UsageError("check either a record (-f/--json) or a file (--file), not both")
+    if ignore and file is None:
+        raise UsageError("--ignore goes with --file", hint="it names a column of the file that is never sent")
     if file is not None:
-        from cg_cli.records.readers import RecordFile
-
-        options = read_options(file_format, delimiter, encoding, rename, set_fields, mapping)
-        rows = 0
-        with RecordFile(file, options=options) as records:
-            if junit is not None:  # never the file it checks, never a FIFO waited on at the end
-                from cg_cli.importing.outputs import JUNIT, Output, check_outputs
-
-                check_outputs(file, [Output(JUNIT, junit)])
-            render.note(f"reading {file}: {records.described}")
-
-            def counted(source: Iterable[Row]) -> Iterator[Row]:
-                nonlocal rows
-                for row in source:
-                    rows += 1
-                    yield row
-
-            problems = check_file(mapping, counted(records), records.header, records.source_header)
-            problems += check_fields(mapping, list(options.constants))
-        report_check(ci_mode, junit, file, mapping.name, problems, rows)
-        duplicates = None
-        if file != "-":
-            from cg_cli.importing.duplicates import scan
-
-            duplicates = scan(file, options, mapping.type)
-            render.note(f"{file}: {duplicates.describe()}")
-        what = file
-    elif field or json_path:
+        _check_file(ctx, mapping, file, read_options(file_format, delimiter, encoding, rename, set_fields, mapping,
+                                                     ignore), ci_mode, junit)  # fmt: skip
+        return
+    if field or json_path:
         problems = check_record(mapping, build_record(field or [], read_json_option(json_path), strict=False))
         what = "the record"
     else:
         problems = check_mapping(mapping)
         what = f"mapping {mapping.name!r}"
-    extra = {"duplicate_keys": duplicates.as_json()} if file is not None and duplicates is not None else {}
     if problems:
-        raise CheckFailed(f"{len(problems)} problem(s) in {what}", problems, report=True).with_details(**extra)
+        raise CheckFailed(f"{len(problems)} problem(s) in {what}", problems, report=True)
     if json_output:
-        render.json_out({"ok": True, "problems": [], **extra})
+        render.json_out({"ok": True, "problems": []})
     against = "" if what.startswith("mapping ") else f" for mapping {mapping.name!r}"
     render.note(f"No problems in {what}{against}.")
+
+
+def _check_file(
+    ctx: typer.Context, mapping: Mapping, file: str, options: ReadOptions, ci_mode: str | None, junit: Path | None
+) -> None:
+    """Header and every row, streaming: the first problems listed, the rest counted by kind."""
+    from cg_cli.errors import CheckFailed
+    from cg_cli.records.checks import check_columns, check_file, column_hint
+    from cg_cli.records.readers import RecordFile
+
+    with RecordFile(file, options=options) as records:
+        if junit is not None:  # never the file it checks, never a FIFO waited on at the end
+            from cg_cli.importing.outputs import JUNIT, Output, check_outputs
+
+            check_outputs(file, [Output(JUNIT, junit)])
+        columns = check_columns(mapping, records) if records.header is not None else None
+        render.note(f"reading {file}: {records.described}")
+        found = check_file(mapping, records, columns)
+    report_check(ci_mode, junit, file, mapping.name, found.shown, found.rows)
+    extra: dict[str, object] = found.as_json()
+    if file != "-":
+        from cg_cli.importing.duplicates import scan
+
+        duplicates = scan(file, options, mapping.type)
+        render.note(f"{file}: {duplicates.describe()}")
+        extra["duplicate_keys"] = duplicates.as_json()
+    if found.total:
+        listed = f"; the first {len(found.shown)} listed, {found.summary()}" if found.truncated else ""
+        raise CheckFailed(
+            f"{found.total:,} problem(s) in {file} over {found.rows:,} row(s){listed}",
+            found.shown,
+            report=True,
+            hint=column_hint(mapping, columns),
+            paste=columns.ignore_line if columns is not None else "",
+        ).with_details(**extra)
+    if settings_for(ctx).json_output:
+        render.json_out({"ok": True, "problems": [], **extra})
+    render.note(f"No problems in {file} for mapping {mapping.name!r}.")

@@ -76,15 +76,19 @@ def put(
         mapping_name=mapping,
         body_configuration=json_input.configuration if json_input else None,
     )
-    if target.mapping is not None and not no_check:
-        from cg_cli.records.mappings import check_record
+    if not no_check:  # with a mapping its fields too; without, the value rules every type shares
+        known = target.mapping
+        if known is not None:
+            from cg_cli.records.mappings import check_record
 
-        problems = check_record(target.mapping, record)
+            problems = check_record(known, record)
+        else:
+            from cg_cli.records.values import record_problems  # light: a bare --config loads no mapping code
+
+            problems = record_problems(record)
         if problems:
-            raise CheckFailed(
-                f"{len(problems)} problem(s) with the record for mapping {target.mapping.name!r}; nothing was sent",
-                problems,
-            )
+            against = f" for mapping {known.name!r}" if known is not None else ""
+            raise CheckFailed(f"{len(problems)} problem(s) with the record{against}; nothing was sent", problems)
     body = RecordBody(target.reference, record, form=form)
     records_url = settings.records_url()
     if dry_run:
@@ -197,6 +201,9 @@ def show_state(
     ]
     if settings.json_output:
         render.json_out({"ok": True, "state": str(path), "targets": data})
+        return
+    if not data:
+        render.note(f"{path} remembers no records (the next --state push sends every row).")
         return
     rows = [
         (d["configuration"], d["records_url"], d["client_id"], d["records"], d["may_have_arrived"], d["last_pushed"])

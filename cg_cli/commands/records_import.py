@@ -19,6 +19,7 @@ from cg_cli.commands.common import (
     DelimiterOption,
     EncodingOption,
     FormatOption,
+    IgnoreOption,
     MappingOption,
     MappingsFileOption,
     NoCheckOption,
@@ -30,6 +31,7 @@ from cg_cli.commands.common import (
     read_options,
     settings_for,
 )
+from cg_cli.commands.completers import complete_duplicates
 from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from cg_cli.output import render
 
@@ -46,6 +48,7 @@ Examples:
   cg records import accounts.csv -m accounts --resume  # after a stop
   cg records import export.csv -m accounts --dry-run   # check rows, send none
   cg records import export.csv -m accounts --state s.db   # only what changed
+  cg records import export.csv -m accounts --ignore "Account ID"   # not sent
   producer | cg records import - --format jsonl --config REF
 \b
 CSV: a header row of Field Headings (UTF-8, BOM or not); an empty cell leaves
@@ -66,12 +69,14 @@ def import_records(
     encoding: EncodingOption = None,
     rename: RenameOption = None,
     set_fields: SetOption = None,
+    ignore: IgnoreOption = None,
     duplicates: Annotated[
         str,
         typer.Option(
             "--duplicates",
             help="Rows sharing an identity key: send all in file order, only the last, or refuse the file.",
             metavar="ordered|last|error",
+            autocompletion=complete_duplicates,
         ),
     ] = "ordered",
     state: Annotated[
@@ -133,7 +138,7 @@ def import_records(
     request = ImportRequest(
         file=file,
         target=target,
-        read=read_options(file_format, delimiter, encoding, rename, set_fields, target.mapping),
+        read=read_options(file_format, delimiter, encoding, rename, set_fields, target.mapping, ignore),
         check=not no_check,
         duplicates=DuplicatePolicy(duplicates),
         results_path=results,
@@ -216,7 +221,8 @@ def _stop_on_signals(run: ImportRun) -> Iterator[None]:
             os._exit(int(exit_codes.get(signal.Signals(signum), ExitCode.INTERRUPTED)))
         stopping = True
         run.request_stop(signal.Signals(signum).name)
-        os.write(2, b"stopping: finishing the requests in flight (a second Ctrl-C quits at once)\n")
+        again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        os.write(2, f"stopping: finishing the requests in flight (a second {again} quits at once)\n".encode())
 
     previous = {signum: signal.signal(signum, on_signal) for signum in exit_codes}
     try:

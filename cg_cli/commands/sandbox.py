@@ -19,6 +19,7 @@ SANDBOX_EXAMPLES = """\b
 Examples:
   cg sandbox                      # then paste the export lines it prints
   cg sandbox --port 0 --mappings-file cg-mappings.toml
+  cg sandbox --write-mappings cg-mappings.toml   # then --mapping accounts
   cg sandbox --token-ttl 5 --latency 0.05   # short tokens, a slow service
 """
 
@@ -43,6 +44,14 @@ def sandbox(
         float, typer.Option("--latency", help="Seconds added to every PUT.", min=0.0, metavar="SECONDS")
     ] = 0.0,
     log_requests: Annotated[bool, typer.Option("--log", help="Log every request on stderr.")] = False,
+    write_mappings: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-mappings",
+            help="Add the sandbox's mappings to this mapping file (names already there are kept), then serve.",
+            metavar="PATH",
+        ),
+    ] = None,
 ) -> None:
     """Run a local stand-in for both APIs, for trying scripts offline.
 
@@ -70,6 +79,12 @@ def sandbox(
         problems = [p for p in check_mapping(mapping) if "required" in p.problem]
         if problems:  # CustomerGauge would not let such a mapping be saved
             raise UsageError(f"mapping {mapping.name!r}: {problems[0].field} is {problems[0].problem}")
+    if write_mappings is not None:
+        from cg_cli.config.mapping_init import add_missing
+
+        added, kept = add_missing(write_mappings, mappings)
+        kept_note = f"; already there, kept as they are: {', '.join(kept)}" if kept else ""
+        render.note(f"wrote {', '.join(added) or 'no mapping'} to {write_mappings}{kept_note}")
     try:
         server = Sandbox(
             host,

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -138,9 +139,25 @@ class FailedFile:
 
 
 def _fits(text: str, encoding: str) -> bool:
+    """`text` can be written in `encoding` and read back as itself. Under a legacy encoding the reader
+    fails a value whose bytes are also valid UTF-8 (mojibake); such a value holds a run of
+    non-ASCII characters, so a line with one does not fit (cautious: the file becomes UTF-8 with a BOM)."""
     try:
         text.encode(encoding)
     except UnicodeEncodeError:
+        return False
+    if text.isascii() or codecs.lookup(encoding).name.startswith(("utf-8", "utf-16", "utf-32")):
+        return True
+    return not any(_is_utf8(run.encode(encoding)) for run in _NON_ASCII_RUN.findall(text))
+
+
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
         return False
     return True
 

@@ -8,25 +8,22 @@ from collections.abc import Callable
 from cg_cli.errors import CheckFailed
 from cg_cli.importing.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
 from cg_cli.importing.request import ImportFiles, ImportRequest
-from cg_cli.records.mappings import Problem, check_fields, check_header
+from cg_cli.records.checks import header_verdict
+from cg_cli.records.mappings import Problem
 from cg_cli.records.readers import RecordFile
 
 
-def check_header_row(request: ImportRequest, records: RecordFile) -> None:
-    """Columns the mapping does not know, and --set fields it does not know: refused before any row is read."""
+def check_header_row(request: ImportRequest, records: RecordFile, notice: Callable[[str], None]) -> None:
+    """Refuse columns the mapping does not know (the typo guard); name what is left out, or sent unchecked."""
     mapping = request.target.mapping
-    if mapping is None or records.header is None or not request.check:
-        return
-    problems = check_header(mapping, records.header, records.source_header)
-    constants = list(request.read.constants)
-    problems += [
-        Problem(p.row, f"{p.field} (--set)", p.problem, p.suggestion) for p in check_fields(mapping, constants)
-    ]
-    if problems:
-        raise CheckFailed(
-            f"the header of {request.file} has {len(problems)} column(s) the mapping does not know; nothing was sent",
-            problems,
-        )
+    if mapping is not None and records.header is not None:
+        for line in header_verdict(mapping, records, f"the header of {named(request.file)}", check=request.check):
+            notice(line)
+
+
+def named(file: str) -> str:
+    """The input as messages name it."""
+    return "stdin" if file == "-" else file
 
 
 def scan_duplicates(
@@ -51,7 +48,10 @@ def scan_duplicates(
     notice(f"reading {request.file}: {records.described}; {report.describe()}{what}")
     if request.duplicates == DuplicatePolicy.ERROR and report.keys:
         index.close()
-        problems = [Problem(r.rows[0], r.key, f"also on rows {', '.join(map(str, r.rows[1:]))}") for r in report.first]
+        problems = [
+            Problem(r.rows[0], r.key, f"also on row{'s' * (len(r.rows) > 2)} {', '.join(map(str, r.rows[1:]))}")
+            for r in report.first
+        ]
         raise CheckFailed(
             f"{report.keys} identity key(s) repeat in {request.file} (--duplicates error); nothing was sent",
             problems,

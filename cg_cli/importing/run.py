@@ -23,7 +23,7 @@ from cg_cli.importing.duplicates import DuplicateIndex, DuplicatePolicy, Duplica
 from cg_cli.importing.failed_file import FailedFile
 from cg_cli.importing.importer import Importer, ImportResult, Progress, Sender, summary_json
 from cg_cli.importing.journal import Journal, JournalError, RunState, remove_regular_file
-from cg_cli.importing.preflight import check_header_row, scan_duplicates
+from cg_cli.importing.preflight import check_header_row, named, scan_duplicates
 from cg_cli.importing.recorder import MAX_KEPT_PROBLEMS
 from cg_cli.importing.request import ImportFiles, ImportRequest, input_fingerprint
 from cg_cli.importing.results_file import ResultsFile
@@ -75,7 +75,7 @@ class ImportRun:
         request = self.request
         request.check_options()
         with RecordFile(request.file, options=request.read) as records:
-            check_header_row(request, records)
+            check_header_row(request, records, self._notice)
             self._files.refuse_shared_paths(records)
             if request.dry_run:
                 return self._checked_run(records)
@@ -140,8 +140,8 @@ class ImportRun:
         }
         line = f"{stats.valid} row(s) would be sent, {stats.failed} would fail; nothing was sent"
         if stats.failed:
-            raise ImportEnded(f"dry run of {self.request.file}: {line}", ExitCode.VALIDATION, summary)
-        return ImportReport(f"Dry run of {self.request.file}: {line}.", summary)
+            raise ImportEnded(f"dry run of {named(self.request.file)}: {line}", ExitCode.VALIDATION, summary)
+        return ImportReport(f"Dry run of {named(self.request.file)}: {line}.", summary)
 
     def _import(self, records: RecordFile, duplicates: DuplicateIndex | None, state: StateStore | None) -> ImportReport:
         request = self.request
@@ -241,7 +241,7 @@ class ImportRun:
             )
         journal.remove()
         summary["journal"] = None
-        return ImportReport(f"Imported {self.request.file}: {line}.", summary)
+        return ImportReport(f"Imported {named(self.request.file)}: {line}.", summary)
 
 
 def progress_line(result: ImportResult) -> str:

@@ -112,6 +112,8 @@ def error(exc: CgError, *, json_output: bool = False) -> None:
     err(f"error: {safe(exc.headline)}")
     if exc.hint:
         err(f"hint: {safe(exc.hint)}")
+    if isinstance(exc, CheckFailed) and exc.paste:
+        err(f"  {safe(exc.paste)}")
 
 
 def field_errors(errors: dict[str, list[str]]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import unicodedata
@@ -14,16 +13,10 @@ from typing import Any
 
 from cg_cli.errors import UsageError
 from cg_cli.records.body import is_scalar
-from cg_cli.records.readers import RESERVED_COLUMNS
+from cg_cli.records.values import REQUIRED, value_problems
+from cg_cli.records.values import Problem as Problem  # re-exported: where check problems were always imported from
 
 TYPES = ("account", "contact", "multi-object", "survey-response")
-# Each inner tuple is a group of which at least one field must have a value.
-REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
-    "account": (("Account Name",),),
-    "contact": (("Email", "Phone"),),
-    "multi-object": (("Email", "Phone"),),
-    "survey-response": (("Email", "Phone"),),
-}
 # Types whose push can send a survey: never resent once it may have arrived.
 SURVEY_TYPES = frozenset({"multi-object", "survey-response"})
 # How CustomerGauge matches a record it updates: Accounts by Account Name, the others by Email, else Phone.
@@ -35,8 +28,7 @@ IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
 }
 DOCUMENTED_KEYS = ("Account Name", "Email", "Phone")
 NOT_IN_MAPPING = "not in mapping — the API would drop it silently"
-_PHONE = re.compile(r"[0-9 ()+\-]*")
-_KEYS = ("reference", "type", "fields", "columns")
+_KEYS = ("reference", "type", "fields", "ignore", "columns")
 
 
 @dataclass(frozen=True)
@@ -46,6 +38,7 @@ class Mapping:
     type: str
     fields: tuple[str, ...]
     columns: tuple[tuple[str, str], ...] = ()  # [name.columns]: input column → Field Heading
+    ignore: tuple[str, ...] = ()  # export columns never sent and never flagged
 
     @property
     def required_groups(self) -> tuple[tuple[str, ...], ...]:
@@ -64,18 +57,6 @@ class Mapping:
     @property
     def sends_surveys(self) -> bool:
         return self.type in SURVEY_TYPES
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int | None
-    field: str | None
-    problem: str
-    suggestion: str | None = None
-    line: int | None = None  # the physical line of the file where the row starts (1 for the header)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "problem": self.problem, "suggestion": self.suggestion}
 
 
 @dataclass(frozen=True)
@@ -147,6 +128,12 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
             if heading in seen:
                 raise fail(name, "fields", f"duplicate heading {heading!r}")
             seen.add(heading)
+        ignore = table.get("ignore", [])
+        if not isinstance(ignore, list) or not all(isinstance(c, str) and c.strip() for c in ignore):
+            raise fail(name, "ignore", 'ignore lists export columns never sent: ignore = ["Account ID", "Notes"]')
+        mapped = sorted(set(ignore) & seen)
+        if mapped:
+            raise fail(name, "ignore", f"{mapped[0]!r} is both a field and ignored: keep it in one list")
         columns = table.get("columns", {})
         if not isinstance(columns, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in columns.items()
@@ -160,7 +147,7 @@ def parse_mappings(text: str, path: Path) -> MappingFile:
                 f"reference {reference!r} is declared as {twin.type} ({twin.name!r}) and as {kind} ({name!r})",
                 hint="one reference is one Inbound Mapping with one data type: fix the type of one of them",
             )
-        mappings[name] = Mapping(name, reference, kind, tuple(fields), tuple(columns.items()))
+        mappings[name] = Mapping(name, reference, kind, tuple(fields), tuple(columns.items()), tuple(ignore))
     return MappingFile(path, mappings)
 
 
@@ -228,13 +215,31 @@ class _HeadingIndex:
                 shared.update(posting[:budget])
                 budget -= len(posting)
             candidates = [self.keys[i] for i, _ in shared.most_common(4)]
-        close = difflib.get_close_matches(folded, candidates, n=1, cutoff=0.6)
-        return self.folded[close[0]] if close else None
+        close = difflib.get_close_matches(folded, candidates, n=3, cutoff=0.6)
+        near = [c for c in close if _typo_distance(folded, c) <= max(2, min(len(folded), len(c)) // 4)]
+        return self.folded[near[0]] if near else None
 
 
 @functools.lru_cache(maxsize=32)
 def _heading_index(headings: tuple[str, ...]) -> _HeadingIndex:
     return _HeadingIndex(headings)
+
+
+def _typo_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) from a to b: a suggestion must be a typo away.
+
+    difflib alone finds "Account Name" for "Account ID"; a column that far off is another column.
+    """
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def _trigrams(text: str) -> set[str]:
@@ -308,62 +313,17 @@ def check_fields(mapping: Mapping, names: Iterable[str], row: int | None = None)
 
 
 def check_values(mapping: Mapping | None, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
-    """Scalar values, Phone and Email shapes, and (with a mapping) its required fields."""
+    """Scalar values, then the service's own value rules (records/values.py) on what it would keep."""
     problems: list[Problem] = []
     for name, value in record.items():
         if not is_scalar(value):
             kind = "an object" if isinstance(value, dict) else "a list" if isinstance(value, list) else "null"
             problems.append(Problem(row, name, f"value is {kind}; only strings, numbers and booleans are sent"))
-    for group in mapping.required_groups if mapping else ():
-        if not any(_has_value(record.get(f)) for f in group):
-            label = " or ".join(group)
-            present = any(f in record for f in group)
-            assert mapping is not None
-            problems.append(
-                Problem(row, label, f"required for {mapping.described} but {'empty' if present else 'missing'}")
-            )
-    phone = record.get("Phone")
-    if isinstance(phone, str) and phone and not _PHONE.fullmatch(phone):
-        problems.append(Problem(row, "Phone", "may hold only digits, spaces, parentheses, dash and plus"))
-    email = record.get("Email")
-    if isinstance(email, str) and email and "@" not in email:
-        problems.append(Problem(row, "Email", "has no @"))
+    kept = record if mapping is None else {k: v for k, v in record.items() if k in mapping.fields}
+    found = value_problems(mapping.type if mapping else None, kept)
+    problems += [Problem(row, p.label, p.problem) for p in found]
     return problems
 
 
 def check_record(mapping: Mapping, record: MappingType[str, Any], row: int | None = None) -> list[Problem]:
     return check_fields(mapping, record, row) + check_values(mapping, record, row)
-
-
-def check_header(mapping: Mapping, header: list[str], source_header: list[str] | None = None) -> list[Problem]:
-    """Columns of a CSV header (after renames) the mapping does not know; the columns cg adds itself are fine.
-
-    A renamed column is shown by both names: "Acount Name (column Company)".
-    """
-    problems = check_fields(mapping, [h for h in header if h not in RESERVED_COLUMNS])
-    renamed = {new: old for old, new in zip(source_header or header, header, strict=True) if old != new}
-    return [
-        Problem(p.row, f"{p.field} (column {renamed[p.field]})", p.problem, p.suggestion) if p.field in renamed else p
-        for p in problems
-    ]
-
-
-def check_file(
-    mapping: Mapping, rows: Iterable[Any], header: list[str] | None, source_header: list[str] | None = None
-) -> list[Problem]:
-    """Problems of a whole file: the CSV header once, then every row."""
-    problems = check_header(mapping, header, source_header) if header is not None else []
-    problems = [dataclasses.replace(p, line=1) for p in problems]
-    for row in rows:
-        if row.error is not None:
-            found = [Problem(row.number, None, row.error)]
-        elif header is None:
-            found = check_record(mapping, row.record, row.number)
-        else:
-            found = check_values(mapping, row.record, row.number)
-        problems.extend(dataclasses.replace(p, line=row.line) for p in found)
-    return problems
-
-
-def _has_value(value: Any) -> bool:
-    return value is not None and value != "" and not (isinstance(value, str) and not value.strip())

@@ -7,6 +7,8 @@ import csv
 import io
 import itertools
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +31,9 @@ ROW_COLUMN = "_row"
 ERROR_COLUMN = "_error"
 STATUS_COLUMN = "_status"
 RESERVED_COLUMNS = frozenset({ROW_COLUMN, ERROR_COLUMN, STATUS_COLUMN})
-_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+IGNORED_MARK = "\0ignored"  # stands for an ignored column in a row's header: never a heading (a NUL cannot be one)
+SKIPPED = RESERVED_COLUMNS | {IGNORED_MARK}
+_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 CSV_FIELD_LIMIT = 16 << 20  # a cell may be large (the API takes 2 MB bodies): csv's own 128 KiB is too small
@@ -54,6 +58,7 @@ class ReadOptions:
     encoding: str | None = None  # None: UTF-8 (with or without BOM), or UTF-16 by its BOM
     renames: Mapping[str, str] = field(default_factory=dict)  # input column → Field Heading
     constants: Mapping[str, str] = field(default_factory=dict)  # --set: a field added to every record
+    ignore: frozenset[str] = frozenset()  # columns (as the file or a rename names them) never put in a record
 
 
 def parse_delimiter(text: str) -> str:
@@ -71,10 +76,30 @@ def detect_format(path: str, given: str | None) -> str:
         return given
     if path == "-":
         raise UsageError("reading stdin needs --format csv or --format jsonl")
+    if _starts_utf16(path):  # Excel's "Unicode Text": UTF-16 with a BOM, tab-separated, whatever the name
+        return "csv"
     kind = _EXTENSIONS.get(Path(path).suffix.lower())
     if kind is None:
-        raise UsageError(f"cannot tell the format of {path} from its extension", hint="pass --format csv or jsonl")
+        raise UsageError(
+            f"cannot tell the format of {path} from its extension",
+            hint="pass --format csv (also for tab-separated text) or jsonl",
+        )
     return kind
+
+
+def _starts_utf16(path: str) -> bool:
+    """A UTF-16 BOM and a tab in the first line: Excel's Unicode Text, saved as .txt (or renamed)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a FIFO or a device is read once, by the reader: never peeked (open could block)
+        with open(path, "rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return False  # opening it for real names the problem
+    if head[:2] not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return False
+    text = head[: len(head) // 2 * 2].decode("utf-16", "replace")
+    return "\t" in text.split("\n", 1)[0]
 
 
 class RecordFile:
@@ -100,7 +125,10 @@ class RecordFile:
         encoding = self.read_as.name + (f" ({self.read_as.note})" if self.read_as.note else "")
         if self.format == "jsonl":
             return f"JSONL, {encoding}"
-        return f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {encoding}"
+        ignore, pairs = self.options.ignore, zip(self.header or [], self.source_header or [], strict=True)
+        ignored = [s for h, s in pairs if h in ignore or s in ignore]
+        left_out = f"; left out (ignored, never sent): {', '.join(ignored)}" if ignored else ""
+        return f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {encoding}{left_out}"
 
     def _open(self) -> IO[str]:
         if self.path == "-":
@@ -204,7 +232,13 @@ class RecordFile:
 
     def _csv_rows(self) -> Iterator[Row]:
         assert self.header is not None
-        header = self.header
+        ignore = self.options.ignore
+        assert self.source_header is not None
+        # An ignored column is left out of every record (by its name in the file, or the name a rename gives it).
+        header = [
+            IGNORED_MARK if h in ignore or s in ignore else h
+            for h, s in zip(self.header, self.source_header, strict=True)
+        ]
         constants = dict(self.options.constants)
         legacy = self.read_as.legacy
         line = self._csv.line_num + 1
@@ -218,7 +252,7 @@ class RecordFile:
             if error is not None:
                 yield Row(number, {}, cells, error, line)
             else:
-                record = {k: v for k, v in zip(header, cells, strict=True) if v != "" and k not in RESERVED_COLUMNS}
+                record = {k: v for k, v in zip(header, cells, strict=True) if v != "" and k not in SKIPPED}
                 if constants:
                     record.update(constants)
                 yield Row(number, record, cells, None, line)
@@ -237,7 +271,7 @@ class RecordFile:
     def _jsonl_rows(self) -> Iterator[Row]:
         number = 0
         line_number = 0
-        renames, constants = self.options.renames, dict(self.options.constants)
+        renames, constants, ignore = self.options.renames, dict(self.options.constants), self.options.ignore
         legacy = self.read_as.legacy
         while True:
             try:
@@ -255,6 +289,9 @@ class RecordFile:
                 yield Row(number, {}, line.strip(), f"line {line_number}: {garbled}", line_number)
                 continue
             row = _jsonl_row(number, line_number, line.strip())
+            if row.error is None and ignore:  # an ignored key is dropped by its own name, or the one a rename gives it
+                kept = {k: v for k, v in row.record.items() if k not in ignore and renames.get(k, k) not in ignore}
+                row = Row(row.number, kept, row.original, None, row.line)
             if row.error is None and (renames or constants):
                 row = _renamed(row, renames, constants, self.path)
             yield row

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import secrets
 import socket
 import ssl
@@ -25,7 +24,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cg_cli.constants import API_BODY_LIMIT
-from cg_cli.records.mappings import REQUIRED, Mapping
+from cg_cli.records.mappings import Mapping
+from cg_cli.records.values import value_problems
 from cg_cli.sandbox.faults import MAX_FAULT_COUNT, Fault, fault_count
 
 DEFAULT_CLIENT_ID = "sandbox-client"
@@ -41,8 +41,6 @@ DEFAULT_MAPPINGS = (
 )
 UNAUTHENTICATED = {"message": "Unauthenticated."}
 MAX_DRAINED = 64 << 20  # a larger body is not even read away: the connection is closed
-_PHONE = re.compile(r"(?=.*[0-9])[0-9 ()+\-]+")  # the documented character set, and at least one digit
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")  # the documented shape: an @, no spaces
 INVALID = "The given data was invalid."
 
 
@@ -219,17 +217,8 @@ class _Handler(BaseHTTPRequestHandler):
             return errors
         mapping = self.state.configurations[configuration]
         mapped = {k: v for k, v in record.items() if k in mapping.fields}  # unmapped fields are dropped first
-        for group in REQUIRED[mapping.type]:
-            if not any(_filled(mapped.get(f)) for f in group):
-                first, *others = group
-                suffix = f" when record.{others[0]} is not present" if others else ""
-                errors[f"record.{first}"] = [f"The record.{first} field is required{suffix}."]
-        phone = mapped.get("Phone")
-        if _filled(phone) and (not isinstance(phone, str) or not _PHONE.fullmatch(phone)):
-            errors["record.Phone"] = ["The record.Phone format is invalid."]
-        email = mapped.get("Email")
-        if _filled(email) and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
-            errors["record.Email"] = ["The record.Email must be a valid email address."]
+        for problem in value_problems(mapping.type, mapped):  # the same rules cg checks before sending
+            errors.setdefault(f"record.{problem.field}", []).append(problem.api_message)
         return errors
 
     # --- faults ------------------------------------------------------------
@@ -324,11 +313,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
-
-
-def _filled(value: Any) -> bool:
-    """A value that counts for a required field: null and blank strings do not."""
-    return value is not None and str(value).strip() != ""
 
 
 def _parse_record_body(content_type: str, body: bytes) -> tuple[Any, Any]:

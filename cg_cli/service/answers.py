@@ -76,7 +76,7 @@ def validation_error(response: requests.Response) -> ApiValidationError:
 
 def status_error(response: requests.Response, service: str, options: HttpOptions) -> NetworkError:
     status = response.status_code
-    retried = f" after {options.retries} retries" if status in RETRY_STATUSES and options.retries else ""
+    retried = _after(options.retries) if status in RETRY_STATUSES else ""
     what = f"the {service} answered {status} {response.reason or ''}".rstrip() + retried + message_suffix(response)
     if status >= 500 and status not in UNPROCESSED_STATUSES and not options.resend_after_send:
         # A server error may come after the record was processed: for a survey, report it, never resend it.
@@ -107,8 +107,13 @@ def network_error(exc: BaseException, url: str, options: HttpOptions) -> Network
         what = f"cannot reach {host} ({describe_cause(exc)})"
     if reached and not options.resend_after_send:
         return NetworkError(f"{what}; {MAYBE_ARRIVED}", hint=CHECK_ARRIVED, maybe_delivered=True)
-    retried = f" after {options.retries} retries" if options.retries and not isinstance(cause, MalformedAnswer) else ""
+    retried = _after(options.retries) if not isinstance(cause, MalformedAnswer) else ""
     return NetworkError(what + retried, hint=hint)
+
+
+def _after(retries: int) -> str:
+    """' after 1 retry', ' after 3 retries'; '' when none were allowed."""
+    return f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
 
 
 def is_malformed(error: BaseException | None) -> bool:
