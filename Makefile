@@ -20,6 +20,8 @@ help:
 	@echo "make bench   benchmarks against the sandbox, side by side with HTTPie and curl"
 	@echo "make soak    the delivery model's random sequences for 10 minutes (SOAK_SECONDS to change)"
 	@echo "make dist    build the sdist and wheel from the tracked files, check them (twine, check-wheel-contents)"
+	@echo "make mutation  mutmut over the rule modules, a score per module (slow; see docs/testing.md)"
+	@echo "make test-random  the suite in a random order (pytest-random-order; SEED=N repeats an order)"
 
 $(STAMP): pyproject.toml $(PYTHON_ID)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -36,14 +38,28 @@ setup: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
+# The suite in a random order; the seed is printed, SEED=N repeats an order (every xdist worker needs the same one).
+test-random: $(STAMP)
+	seed=$${SEED:-$$RANDOM}
+	echo "make test-random SEED=$$seed"
+	$(PY) -m pytest -n 2 -q --random-order-bucket=global --random-order-seed=$$seed
+
+$(VENV)/.mutation-stamp: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,mutation]'
+	touch $@
+
+# Not in .ci/run (minutes per module); MUTATION_ARGS="--only scrubber --budget 300" narrows a run.
+mutation: $(VENV)/.mutation-stamp
+	$(PY) tools/mutation.py $(MUTATION_ARGS)
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check cg_cli tests bench
-	$(VENV)/bin/ruff format --check cg_cli tests bench
+	$(VENV)/bin/ruff check cg_cli tests bench tools
+	$(VENV)/bin/ruff format --check cg_cli tests bench tools
 	$(VENV)/bin/mypy
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix cg_cli tests bench
-	$(VENV)/bin/ruff format cg_cli tests bench
+	$(VENV)/bin/ruff check --fix cg_cli tests bench tools
+	$(VENV)/bin/ruff format cg_cli tests bench tools
 
 # Built from what git tracks (in a clone), through pyproject.toml's include list: an export, a journal or a
 # .env lying in the clone never ships (`git add` a new file first). Offline: the dev environment's hatchling.
@@ -106,4 +122,4 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help setup test lint format bench soak demo dist clean
+.PHONY: help setup test test-random mutation lint format bench soak demo dist clean

@@ -45,7 +45,11 @@ def command_line(environ: Mapping[str, str]) -> list[str]:
 
 
 def run(args: list[str]) -> tuple[int, bytes]:
-    """Run cg, passing SIGINT/SIGTERM on to it (its own session: it hears each once), until it has exited."""
+    """Run cg, passing SIGINT/SIGTERM on to it (its own session: it hears each once), until it has exited.
+
+    The handlers stay for the rest of the process: a signal that comes after cg exited (a job cancelled
+    in the last instant) changes nothing, so the outputs are still written and the step ends with cg's code.
+    """
     pending: list[int] = []
     child: subprocess.Popen[bytes] | None = None
 
@@ -55,15 +59,12 @@ def run(args: list[str]) -> tuple[int, bytes]:
         elif child.poll() is None:
             child.send_signal(signum)
 
-    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
-    try:
-        child = subprocess.Popen(args, stdout=subprocess.PIPE, start_new_session=True)
-        for signum in pending:
-            child.send_signal(signum)
-        stdout, _ = child.communicate()  # a signal meanwhile is passed on; the wait goes on until cg is done
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    for forwarded in FORWARDED:
+        signal.signal(forwarded, forward)
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, start_new_session=True)
+    for signum in pending:
+        child.send_signal(signum)
+    stdout, _ = child.communicate()  # a signal meanwhile is passed on; the wait goes on until cg is done
     code = child.returncode
     return (128 - code if code < 0 else code), stdout  # killed by signal N: 128 + N, as a shell reports it
 

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -254,6 +255,24 @@ def write_mappings(path: Path, *mappings: Mapping) -> Path:
         lines += [f"[{m.name}]", f'reference = "{m.reference}"', f'type = "{m.type}"', f"fields = [{fields}]", ""]
     path.write_text("\n".join(lines))
     return path
+
+
+@pytest.fixture
+def devices(tmp_path: Path) -> tuple[Path, Path]:
+    """Character devices of the test's own (full and null), so a broken guard can never replace the machine's."""
+    if os.geteuid() != 0:
+        pytest.skip("making device nodes needs root")
+    full, null = tmp_path / "dev" / "full", tmp_path / "dev" / "null"
+    full.parent.mkdir()
+    try:
+        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        with open(full, "wb", buffering=0) as probe, contextlib.suppress(OSError):
+            probe.write(b"x")
+            pytest.skip("this file system's device nodes do not act as devices")
+    except PermissionError:
+        pytest.skip("device nodes cannot be made here")
+    return full, null
 
 
 __all__ = ["ACCOUNTS_REF", "CLIENT_ID", "DEFAULT_CLIENT_ID", "SECRET", "Result"]

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -133,12 +132,10 @@ def records_server_env(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxHandle, 
 def test_answers_are_bounded_in_size_and_time(cg, sandbox_env, monkeypatch, answer: Any, expected: str) -> None:
     with HostileServer(answer) as server:
         records_server_env(monkeypatch, sandbox_env, server.url)
-        started = time.monotonic()
         result = cg("records", "put", "--config", ACCOUNTS_REF, *ACME, "--timeout", "2", "--retries", "0")
-        elapsed = time.monotonic() - started
+    # The bound is proven by its message and exit 5: unbounded, the slowloris would end in 12 s with exit 0.
     assert result.exit_code == 5, result.output
     assert expected in result.stderr
-    assert elapsed < 8
 
 
 def test_a_malformed_answer_is_not_resent(cg, sandbox_env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,13 +246,23 @@ def test_token_put_and_import_over_https(cg, https_sandbox: Any, monkeypatch, va
     assert len(sandbox.sandbox.state.records) == 3
 
 
-def test_an_unknown_ca_fails_at_once_naming_the_reason_and_the_fix(cg, https_sandbox: Any) -> None:
-    started = time.monotonic()
+def test_an_unknown_ca_fails_at_once_naming_the_reason_and_the_fix(cg, https_sandbox: Any, monkeypatch) -> None:
+    from cg_cli.service import client
+
+    granted: list[str] = []  # retries urllib3 was allowed to make, by the error that asked for one
+    real_increment = client._LoggedRetry.increment
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        retry = real_increment(self, *args, **kwargs)
+        granted.append(repr(kwargs.get("error")))
+        return retry
+
+    monkeypatch.setattr(client._LoggedRetry, "increment", counted)
     result = cg("records", "put", "--config", ACCOUNTS_REF, *ACME)
     assert result.exit_code == 5, result.output
     assert "certificate verify failed" in result.stderr
     assert "REQUESTS_CA_BUNDLE" in result.stderr and "SSL_CERT_FILE" in result.stderr
-    assert "retries" not in result.stderr and time.monotonic() - started < 3  # a certificate is not retried
+    assert "retries" not in result.stderr and granted == []  # a certificate is not retried
 
 
 def test_https_through_a_connect_proxy_and_no_proxy(cg, https_sandbox: Any, monkeypatch) -> None:

@@ -89,7 +89,10 @@ def test_one_state_serves_several_mappings_and_can_forget_one(cg, server: Any) -
     assert "acc-ref" in text and "contact" in text
     forgot = cg("records", "state", "s.db", "--forget", "contact")
     assert forgot.exit_code == 0 and "Forgot 2 record(s)" in forgot.stderr
-    assert cg("records", "import", "c.csv", "--mapping", "contacts", "--state", "s.db", "-o", "json").exit_code == 0
+    again = cg("records", "import", "c.csv", "--mapping", "contacts", "--state", "s.db", "-o", "json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["sent"] == 2  # the forgotten records go again
+    shown = json.loads(cg("records", "state", "s.db", "-o", "json").stdout)
+    assert {t["configuration"]: t["records"] for t in shown["targets"]} == {"acc-ref": 1, "contact": 2}
     missing = cg("records", "state", "nope.db")
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
 

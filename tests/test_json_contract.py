@@ -70,11 +70,53 @@ CASES: dict[str, tuple[tuple[str, ...], int]] = {
 }
 
 
+FAILURE = {"exit_code", "error", "hint"}
+IMPORT = {
+    "sent", "failed", "skipped", "sent_earlier", "failed_earlier", "changed_since_journal", "maybe_arrived",
+    "unchanged", "superseded", "elapsed_seconds", "rows_per_second", "interrupted", "failed_file", "journal",
+    "results_file", "stopped_by", "first_failures", "duplicate_keys",
+}  # fmt: skip
+DRY_RUN = {"dry_run", "would_send", "would_fail", "problems", "problems_truncated"}
+# The keys each document carries besides `ok` (and, on failure, `exit_code`, `error`, `hint`): what scripts read.
+KEYS: dict[str, set[str]] = {
+    "auth status": {"profile", "region", "client_id", "auth_url", "api_url", "source", "authenticated"}
+    | {"token_expires_at"},
+    "auth token": {"access_token", "expires_at"},
+    "records put": {"status", "configuration", "record"},
+    "records put --dry-run": {"dry_run", "method", "url", "headers", "body", "curl"},
+    "records put 422": {"status", "message", "errors"},
+    "records put check failed": {"problems"},
+    "records put unknown option": set(),
+    "records put bad -f": set(),
+    "records import": IMPORT,
+    "records import failed rows": IMPORT,
+    "records import header": {"problems"},
+    "records import --workers 0": set(),
+    "records import --dry-run": DRY_RUN,
+    "records import --dry-run bad": DRY_RUN,
+    "mappings list": {"file", "mappings"},
+    "mappings show": {"name", "type", "reference", "fields", "required", "ignore"},
+    "mappings show unknown": set(),
+    "mappings check": {"problems"},
+    "mappings check problems": {"problems", "problems_total", "problems_truncated", "problem_counts", "duplicate_keys"},
+    "unknown command": set(),
+    "auth list": {"profiles"},
+    "completion": {"shell", "script"},
+    "completion unknown shell": set(),
+    "help": {"command", "help"},
+    "records state missing": set(),
+}
+PROBLEM = {"row", "field", "problem", "suggestion"}
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_command_prints_exactly_one_document(cg, sandbox_env: SandboxHandle, name: str) -> None:
     setup_files()
     args, code = CASES[name]
     document = check(cg(*args, "-o", "json", prints_token=name == "auth token"), code)
+    assert set(document) - {"ok"} - (FAILURE if code else set()) == KEYS[name]
+    for problem in document.get("problems", []):
+        assert set(problem) == PROBLEM
     if name == "records import":
         assert "would_send" not in document and document["sent"] == 1
     if name == "records put 422":
@@ -118,3 +160,37 @@ def test_a_cut_list_says_so(cg, sandbox_env: SandboxHandle) -> None:
     Path("many.csv").write_text("Account Name,Email\n" + ",x@y.z\n" * 30)
     document = check(cg("records", "import", "many.csv", "--mapping", "accounts", "--dry-run", "-o", "json"), 4)
     assert len(document["problems"]) == 20 and document["problems_truncated"] is True
+
+
+def test_nested_keys_of_import_check_and_state_documents(cg, sandbox_env: SandboxHandle) -> None:
+    setup_files()
+    Path("dup.csv").write_text("Account Name,Email\nA,a@x.com\n,b@x.com\nA,c@x.com\n")
+    imported = check(cg("records", "import", "dup.csv", "--mapping", "accounts", "--state", "s.db", "-o", "json"), 6)
+    assert imported["first_failures"] == [{"row": 2, "line": 3, "error": imported["first_failures"][0]["error"]}]
+    assert imported["duplicate_keys"] == 1 and imported["sent"] == 2
+    checked = check(cg("mappings", "check", "accounts", "--file", "dup.csv", "-o", "json"), 4)
+    assert checked["duplicate_keys"] == {"keys": 1, "rows": 2, "first": [{"key": "Account Name 'a'", "rows": [1, 3]}]}
+    refused = check(cg("records", "import", "good.csv", "dup.csv", "--mapping", "accounts", "-o", "json"), 2)
+    assert set(refused) == {"ok"} | FAILURE
+    Path("dup2.csv").write_text("Account Name,Email\nA,a@x.com\nA,c@x.com\n")
+    error = check(
+        cg("records", "import", "dup2.csv", "--mapping", "accounts", "--duplicates", "error", "-o", "json"), 4
+    )
+    assert error["problems"] == [
+        {"row": 1, "field": "Account Name 'a'", "problem": "also on row 2", "suggestion": None}
+    ]
+    state = check(cg("records", "state", "s.db", "-o", "json"), 0)
+    assert set(state) == {"ok", "state", "targets"}
+    [target] = state["targets"]
+    assert set(target) == {
+        "configuration",
+        "records_url",
+        "client_id",
+        "records",
+        "may_have_arrived",
+        "first_pushed",
+        "last_pushed",
+    }
+    assert target["configuration"] == ACCOUNTS_REF and target["records"] == 1
+    listed = check(cg("mappings", "list", "-o", "json"), 0)
+    assert [set(m) for m in listed["mappings"]] == [{"name", "type", "reference", "fields"}]

@@ -164,7 +164,7 @@ def test_demo_flow_in_a_shell(tmp_path: Path) -> None:
             f"{exports}\n"
             'printf "%s\\n" "$CG_CLIENT_SECRET" | cg auth login --client-id "$CG_CLIENT_ID" --client-secret-stdin\n'
             "unset CG_CLIENT_SECRET\n"
-            "cg auth status >/dev/null\n"
+            "cg auth status > status.json\n"
             'a=$(cg auth token); b=$(cg auth token); [ "$a" = "$b" ]\n'
         )
         env = {**os.environ, "CG_CONFIG_DIR": str(tmp_path / "cfg"), "PATH": f"{Path(CG).parent}:{os.environ['PATH']}"}

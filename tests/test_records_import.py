@@ -446,17 +446,18 @@ def test_short_token_lifetime_refreshes_once_per_expiry(cg, server) -> None:
     assert stats["record_requests"] - 400 <= 4 * refreshes  # at most one 401 per worker per expiry
 
 
-def test_devices_named_as_output_are_never_deleted_and_fail_cleanly(cg, server) -> None:
+def test_devices_named_as_output_are_never_deleted_and_fail_cleanly(cg, server, devices: tuple[Path, Path]) -> None:
     """As root, deleting `--failed /dev/full` or `--journal /dev/null` would break the machine."""
     server()
+    full, null = devices
     Path("a.csv").write_text("Account Name,Email\n,x@y.z\nB,b@y.z\n")
-    full = cg("records", "import", "a.csv", "--mapping", "accounts", "--failed", "/dev/full", "--workers", "1")
-    assert full.exit_code == 2, full.output
-    assert "cannot write the failed file /dev/full" in full.stderr and "--resume" in full.stderr
-    assert Path("/dev/full").is_char_device()
-    null = cg("records", "import", "a.csv", "--mapping", "accounts", "--journal", "/dev/null", "--restart")
-    assert null.exit_code == 2 and "journal /dev/null is not a regular file" in null.stderr
-    assert Path("/dev/null").is_char_device()
+    failed = cg("records", "import", "a.csv", "--mapping", "accounts", "--failed", str(full), "--workers", "1")
+    assert failed.exit_code == 2, failed.output
+    assert f"cannot write the failed file {full}" in failed.stderr and "--resume" in failed.stderr
+    assert full.is_char_device()
+    journal = cg("records", "import", "a.csv", "--mapping", "accounts", "--journal", str(null), "--restart")
+    assert journal.exit_code == 2 and f"journal {null} is not a regular file" in journal.stderr
+    assert null.is_char_device()
 
 
 def test_stdin_twice_with_different_rows_never_skips_a_row(cg, server) -> None:

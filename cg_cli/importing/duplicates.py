@@ -54,23 +54,23 @@ class DuplicateIndex:
         self.mapping_type = mapping_type
         self._dir = tempfile.TemporaryDirectory(prefix="cg-keys-")
         self._db = sqlite3.connect(Path(self._dir.name) / "keys.sqlite", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA cache_size=-1024")  # 1 MiB: a file of any size in flat memory
-        self._db.execute("PRAGMA temp_store=FILE")
-        self._db.execute("CREATE TABLE k (hash INTEGER, row INTEGER, key TEXT)")
+        # A throwaway file: no rollback journal, no fsync; a 1 MiB cache keeps a file of any size in flat memory.
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1024; PRAGMA temp_store=FILE;"
+            "CREATE TABLE k (hash INTEGER, row INTEGER, key BLOB);"
+        )
         self._slice_start = -1
         self._slice: set[int] = set()
-        self.report = DuplicateReport(0, 0, [])
 
     def build(self, rows: Iterable[Row]) -> DuplicateReport:
         """Read every row's key; the rows' content is not kept."""
-        batch: list[tuple[int, int, str]] = []
+        batch: list[tuple[int, int, bytes]] = []
         self._db.execute("BEGIN")
         for row in rows:
             keys = identity_keys(self.mapping_type, row.record) if row.error is None else ()
             if keys:
-                batch.append((_hash(keys[0]), row.number, keys[0]))
+                encoded = keys[0].encode("utf-8", "surrogatepass")  # a JSON "\ud800" is text SQLite refuses
+                batch.append((_hash(encoded), row.number, encoded))
             if len(batch) >= SLICE:
                 self._db.executemany("INSERT INTO k VALUES (?, ?, ?)", batch)
                 batch.clear()
@@ -85,8 +85,7 @@ class DuplicateIndex:
             found = self._db.execute("SELECT row, key FROM k WHERE hash = ? ORDER BY row LIMIT 5", (key_hash,))
             rows = found.fetchall()
             first.append(Repeat(_shown(rows[0][1]), [r for r, _ in rows]))
-        self.report = DuplicateReport(len(repeating), sum(n for _, n, _ in repeating), first)
-        return self.report
+        return DuplicateReport(len(repeating), sum(n for _, n, _ in repeating), first)
 
     def superseded(self, number: int) -> bool:
         """A later row has the same key (`--duplicates last` skips this one). Rows are asked in order."""
@@ -121,12 +120,10 @@ def scan(path: str, options: ReadOptions, mapping_type: str | None) -> Duplicate
         index.close()
 
 
-def _hash(key: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True
-    )
+def _hash(key: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big", signed=True)
 
 
-def _shown(key: str) -> str:
-    field, _, value = key.partition("\0")
+def _shown(key: bytes) -> str:
+    field, _, value = key.decode("utf-8", "surrogatepass").partition("\0")
     return f"{field} {value!r}"

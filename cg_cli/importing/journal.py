@@ -35,6 +35,14 @@ from cg_cli.records.readers import Row
 if TYPE_CHECKING:
     from cg_cli.importing.delivery import Destination
 
+
+def as_destination(target: Destination | str) -> Destination:
+    """A target; a bare configuration reference is one with no URL or client (for tools and tests)."""
+    from cg_cli.importing.delivery import Destination  # delivery.py imports this module
+
+    return Destination(target) if isinstance(target, str) else target
+
+
 SCHEMA_VERSION = "3"  # 3: bound to a target (records URL, token URL, client id, configuration)
 SENT = "S"
 FAILED = "F"
@@ -98,9 +106,9 @@ def row_digest(row: Row) -> bytes:
 class Journal:
     """One import's journal. Safe to call from several threads (one lock around the connection)."""
 
-    def __init__(self, path: Path, destination: Destination, *, durable_in_flight: bool = False) -> None:
+    def __init__(self, path: Path, destination: Destination | str, *, durable_in_flight: bool = False) -> None:
         self.path = path
-        self.destination = destination
+        self.destination = as_destination(destination)
         self.durable_in_flight = durable_in_flight
         self._db: sqlite3.Connection | None = None
         self._lock = threading.RLock()
@@ -178,7 +186,7 @@ class Journal:
     # -- a run ----------------------------------------------------------------------
 
     def begin_run(self, input_fingerprint: str | None) -> None:
-        self._write_meta({"state": RunState.RUNNING, "input": input_fingerprint or "", "reason": ""})
+        self._write_meta({"state": RunState.RUNNING, "input": input_fingerprint or ""})
 
     def end_run(self, state: RunState, reason: str = "") -> None:
         self.commit()

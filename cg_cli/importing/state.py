@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from cg_cli.errors import UsageError
 from cg_cli.importing.group_commit import GroupCommit
+from cg_cli.importing.journal import as_destination
 from cg_cli.importing.lock import WriterLock
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ class TargetState(NamedTuple):
 
 
 class StateStore:
-    def __init__(self, path: Path, destination: Destination, *, write: bool = True) -> None:
+    def __init__(self, path: Path, destination: Destination | str, *, write: bool = True) -> None:
+        destination = as_destination(destination)
         self.path = path
         self.target = destination.key
         self._lock = threading.Lock()
@@ -70,6 +72,10 @@ class StateStore:
                 self._writer.release()
             raise
         self._marks: GroupCommit[tuple[str, bytes | None]] = GroupCommit(self._write_marks)
+
+    def unchanged(self, key: str, digest: bytes) -> bool:
+        """The target accepted exactly this digest for `key` (an entity's question; see delivery.py)."""
+        return self.lookup(key) == (digest, True)
 
     def lookup(self, key: str) -> tuple[bytes, bool] | None:
         with self._lock:

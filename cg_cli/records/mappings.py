@@ -160,12 +160,13 @@ def _line_of(lines: list[str], name: str, key: str | None) -> int:
         inline = re.compile(rf"^\s*(?:{quoted})\s*=")
         return next((i + 1 for i, line in enumerate(lines) if inline.match(line)), 1)
     if key is not None:
-        key_line = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        # `key = …` inside the table, or a sub-table of its own: [name.columns]
+        key_line = re.compile(rf"^\s*(?:{re.escape(key)}\s*=|\[\s*(?:{quoted})\s*\.\s*{re.escape(key)}\s*\])")
         for i in range(start + 1, len(lines)):
-            if lines[i].lstrip().startswith("["):
-                break
             if key_line.match(lines[i]):
                 return i + 1
+            if lines[i].lstrip().startswith("[") and not header.match(lines[i]):
+                break
     return start + 1
 
 
@@ -182,7 +183,6 @@ class _HeadingIndex:
     """Headings prepared once per mapping, so thousands of unknown columns cost milliseconds, not minutes."""
 
     def __init__(self, headings: tuple[str, ...]) -> None:
-        self.headings = headings
         self.squashed: dict[str, str] = {}
         for heading in headings:
             self.squashed.setdefault(_squash(heading), heading)
