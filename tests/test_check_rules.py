@@ -6,6 +6,8 @@ anything is sent; `make mutation` runs these tests against its mutants.
 
 from __future__ import annotations
 
+import csv
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,16 @@ def test_the_columns_of_a_file_give_the_problems_and_the_line_that_ignores_the_u
     ]
     # the mapping's own ignore list first, then the unknown columns no heading is a typo away from, by their file names
     assert found.ignore_line == 'ignore = ["Old", "Company", "Fax", "Größe"]'
+
+
+@pytest.mark.parametrize("column", ['say "hi"', "back\\slash", "tab\there", "Größe", "del\x7fete", "😀"])
+def test_the_ignore_line_pastes_into_a_mapping_file_whatever_the_column_is_called(tmp_path: Path, column: str) -> None:
+    path = tmp_path / "odd.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["Account Name", column], ["ACME", "x"]])
+    with _open(path) as records:
+        found = check_columns(Mapping("m", "r", "account", ("Account Name",), ignore=("Old",)), records)
+    assert tomllib.loads(found.ignore_line) == {"ignore": ["Old", column]}
 
 
 def test_columns_that_are_all_known_typos_or_ignored_need_no_ignore_line(export: Path) -> None:
@@ -182,12 +194,12 @@ def test_a_file_check_counts_at_most_fifty_kinds_and_names_the_five_most_common(
     )
 
 
-def test_a_summary_with_five_kinds_names_them_all() -> None:
+@pytest.mark.parametrize(("kinds", "end"), [("abcde", "kind e (21)"), ("abcdef", "kind e (17), and 1 more kind(s)")])
+def test_a_summary_names_five_kinds_and_counts_the_others(kinds: str, end: str) -> None:
     found = FileCheck()
-    for i in range(SHOWN_PROBLEMS + 5):
-        found.add(Problem(i, None, f"kind {'abcde'[i % 5]}"))
-    assert found.summary().endswith("kind e (21)")
-    assert "more kind(s)" not in found.summary()
+    for i in range(SHOWN_PROBLEMS + 5 + len(kinds) - 5):
+        found.add(Problem(i, None, f"kind {kinds[i % len(kinds)]}"))
+    assert found.summary().endswith(f"kind d ({found.kinds['kind d']}), {end}")
 
 
 @pytest.mark.parametrize(
