@@ -7,8 +7,10 @@ anything is sent; `make mutation` runs these tests against its mutants.
 from __future__ import annotations
 
 import csv
+import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,7 @@ from cg_cli.records.checks import (
 )
 from cg_cli.records.mappings import NOT_IN_MAPPING, Mapping, Problem
 from cg_cli.records.readers import ERROR_COLUMN, ROW_COLUMN, STATUS_COLUMN, ReadOptions, RecordFile, Row
+from tests.conftest import ACCOUNTS_MAPPING, write_mappings
 
 ACCOUNTS = Mapping("accounts", "acc-ref", "account", ("Account Name", "Email", "Phone", "Café"), ignore=("Old",))
 TYPO = " Fix the misspelled ones (or map them with --rename or [NAME.columns])."
@@ -233,3 +236,15 @@ def test_a_file_check_counts_rows_and_puts_header_problems_on_line_one() -> None
     assert jsonl.rows == 3
     assert [(p.row, p.line, p.field) for p in jsonl.shown] == [(1, 2, "Nickname"), (2, 3, None), (3, 7, "Email")]
     assert check_file(ACCOUNTS, [], None).rows == 0
+
+
+def test_the_pasted_ignore_line_makes_a_file_with_odd_column_names_pass(cg: Any, clean_env: Path) -> None:
+    mappings = write_mappings(Path("cg-mappings.toml"), ACCOUNTS_MAPPING)
+    with Path("odd.csv").open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["Account Name", "del\x7fete", 'say "hi"', "Größe"], ["ACME", "x", "y", "z"]])
+    refused = cg("mappings", "check", "accounts", "--file", "odd.csv", "-o", "json")
+    assert refused.exit_code == 4, refused.output
+    line = json.loads(refused.stdout)["ignore_line"]
+    mappings.write_text(mappings.read_text("utf-8") + "\n" + line + "\n", "utf-8")  # the last table: [accounts]
+    passed = cg("mappings", "check", "accounts", "--file", "odd.csv")
+    assert passed.exit_code == 0, passed.output
