@@ -248,3 +248,13 @@ def test_the_pasted_ignore_line_makes_a_file_with_odd_column_names_pass(cg: Any,
     mappings.write_text(mappings.read_text("utf-8") + "\n" + line + "\n", "utf-8")  # the last table: [accounts]
     passed = cg("mappings", "check", "accounts", "--file", "odd.csv")
     assert passed.exit_code == 0, passed.output
+
+
+def test_mappings_init_writes_a_heading_with_a_del_so_the_file_loads(cg: Any, clean_env: Path) -> None:
+    with Path("e.csv").open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["Email", "del\x7fete"], ["a@b.c", "x"]])
+    for _ in range(2):  # written, then replaced: the table is found again by its quoted name
+        made = cg("mappings", "init", "m\x7f", "--config", "r", "--type", "contact", "--file", "e.csv", "--force")
+        assert made.exit_code == 0, made.output
+    listed = json.loads(cg("mappings", "list", "-o", "json").stdout)["mappings"]
+    assert listed == [{"name": "m\x7f", "type": "contact", "reference": "r", "fields": ["Email", "del\x7fete"]}]

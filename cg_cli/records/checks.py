@@ -55,11 +55,11 @@ def check_columns(mapping: Mapping, records: RecordFile) -> ColumnCheck:
     to_ignore = [c for c in unknown if suggest(c, mapping.fields) is None and c not in mapping.ignore]
     line = ""
     if to_ignore:
-        line = "ignore = [" + ", ".join(_toml_string(c) for c in [*mapping.ignore, *to_ignore]) + "]"
+        line = "ignore = [" + ", ".join(toml_string(c) for c in [*mapping.ignore, *to_ignore]) + "]"
     return ColumnCheck(problems, line)
 
 
-def _toml_string(text: str) -> str:
+def toml_string(text: str) -> str:
     """A TOML basic string: JSON's escapes are TOML's, but TOML also refuses a bare DEL (a header can hold one)."""
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
