@@ -408,9 +408,9 @@ def check_memory(work: Path) -> None:
     )
 
 
-def fill_journal(path: Path) -> None:
-    """The journal a run that sent every row of `path` would leave behind."""
-    subprocess.run([sys.executable, str(HERE / "fill_journal.py"), str(path), REF], check=True)
+def fill_journal(path: Path, url: str) -> None:
+    """The journal a run that sent every row of `path` to the sandbox at `url` would leave behind."""
+    subprocess.run([sys.executable, str(HERE / "fill_journal.py"), str(path), REF, url], check=True)
 
 
 def resume_memory(work: Path) -> None:
@@ -420,11 +420,11 @@ def resume_memory(work: Path) -> None:
     with sandbox() as url:
         env = cg_env(url, work / "cfg-resume")
         command = [CG, "records", "import", "{}", "--config", REF, "--resume"]
-        fill_journal(small)
+        fill_journal(small, url)
         small_kb = peak_rss_kb([c.format(small) for c in command], env)
-        fill_journal(big)
+        fill_journal(big, url)
         big_kb = peak_rss_kb([c.format(big) for c in command], env)
-        fill_journal(big)
+        fill_journal(big, url)
         seconds = run_ms([c.format(big) for c in command], env) / 1000
     add(
         f"--resume peak memory, {big_rows:,} vs 10,000 journaled rows",
@@ -452,8 +452,8 @@ def incremental(work: Path) -> None:
     path = work / "nightly.csv"
     write_accounts(path, rows)
     state = work / "nightly.state"
-    subprocess.run([sys.executable, str(HERE / "fill_state.py"), str(path), REF, str(state)], check=True)
     with sandbox() as url:
+        subprocess.run([sys.executable, str(HERE / "fill_state.py"), str(path), REF, str(state), url], check=True)
         env = cg_env(url, work / "cfg-state")
         command = [CG, "records", "import", str(path), "--config", REF, "--state", str(state), "--restart"]
         before = stats(url)["record_requests"]

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from cg_cli.cli import app
 from cg_cli.commands.common import AppState
+from cg_cli.importing.delivery import Destination
 from cg_cli.records.mappings import Mapping
 from cg_cli.sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_MAPPINGS, Sandbox
 
@@ -285,3 +286,13 @@ def devices(tmp_path: Path) -> tuple[Path, Path]:
 
 
 __all__ = ["ACCOUNTS_REF", "CLIENT_ID", "DEFAULT_CLIENT_ID", "SECRET", "Result"]
+
+
+def destination(reference: str) -> Destination:
+    """The target `cg` run with the current environment sends to (what its journal and state are bound to)."""
+    return Destination(
+        reference,
+        os.environ.get("CG_API_URL", "") + "/records/",
+        os.environ.get("CG_AUTH_URL", "") + "/oauth2/token",
+        os.environ.get("CG_CLIENT_ID", ""),
+    )

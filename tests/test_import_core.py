@@ -17,6 +17,7 @@ import pytest
 
 from cg_cli.config.targets import Target
 from cg_cli.errors import ExitCode, ImportEnded, NetworkError, UsageError
+from cg_cli.importing.delivery import Destination
 from cg_cli.importing.journal import Journal, JournalError
 from cg_cli.importing.run import ImportReport, ImportRequest, ImportRun
 from cg_cli.records.mappings import Mapping
@@ -106,7 +107,7 @@ def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped(
 ) -> None:
     service = FakeService()
     file = accounts_csv(Path("a.csv"), ["A", "B", "C", "D"])
-    journal = Journal(Path("a.csv.cg-journal"), "acc-ref")
+    journal = Journal(Path("a.csv.cg-journal"), Destination("acc-ref"))
     report = run(file, service)  # a clean run leaves no journal: make one by stopping after two rows
     assert report.summary["sent"] == 4
     service.delivered.clear()
@@ -168,7 +169,7 @@ def test_csv_and_jsonl_of_one_stem_keep_separate_journals() -> None:
 def test_survey_rows_in_flight_at_a_kill_are_reported_never_resent() -> None:
     file = Path("r.jsonl")
     file.write_text("".join(json.dumps({"Email": f"p{i}@x.com", "Score": 9}) + "\n" for i in range(1, 6)))
-    journal = Journal(Path("r.jsonl.cg-journal"), "resp-ref", durable_in_flight=True)
+    journal = Journal(Path("r.jsonl.cg-journal"), Destination("resp-ref"), durable_in_flight=True)
     journal.open(create=True)
     from cg_cli.records.readers import RecordFile
 
@@ -216,12 +217,12 @@ def test_a_journal_that_cannot_be_written_stops_cleanly_with_a_summary(monkeypat
     writes = 0
     real = Journal.record
 
-    def disk_fills_up(self: Journal, number: int, digest: bytes, status: str) -> None:
+    def disk_fills_up(self: Journal, number: int, digest: bytes, status: str, key: bytes | None = None) -> None:
         nonlocal writes
         writes += 1
         if writes > 3:
             raise JournalError(f"cannot write the journal {self.path} (database or disk is full)")
-        real(self, number, digest, status)
+        real(self, number, digest, status, key)
 
     monkeypatch.setattr(Journal, "record", disk_fills_up)
     file = accounts_csv(Path("a.csv"), [f"N{i}" for i in range(50)])
@@ -300,4 +301,107 @@ def test_keys_held_in_flight_are_let_go_so_memory_stays_flat() -> None:
         rows, reference="r", mapping=ACCOUNTS, check_unknown_fields=False, new_sender=FakeService().sender, workers=4
     )
     assert importer.run().stats.sent == 3000
-    assert not importer._busy and not importer._blocked_keys  # one entry per key would pile up on a big file
+    order = importer._order
+    assert not order._busy and not order._blocked_keys  # one entry per key would pile up on a big file
+
+
+def test_outcomes_reach_the_journal_as_they_arrive_not_in_input_order() -> None:
+    """Row 1 is slow; rows 2-20 are answered meanwhile. A kill now must find them journaled, or a
+    resume would send them all again (duplicates grow with a slow row's wait, not with the rows in flight)."""
+    seen: list[dict[int, str]] = []
+
+    class SlowFirst(FakeService):
+        def sender(self) -> Any:
+            inner = super().sender()
+
+            class Sender:
+                def put(self, content_type: str, body: bytes) -> None:
+                    if json.loads(body)["record"]["Account Name"] == "R1":
+                        deadline = time.monotonic() + 10
+                        while len(journal_rows(Path("a.csv.cg-journal"))) < 19 and time.monotonic() < deadline:
+                            time.sleep(0.01)
+                        seen.append(journal_rows(Path("a.csv.cg-journal")))
+                    inner.put(content_type, body)
+
+                def close(self) -> None:
+                    pass
+
+            return Sender()
+
+    run(accounts_csv(Path("a.csv"), [f"R{i}" for i in range(1, 21)]), SlowFirst(), workers=4)
+    assert seen == [{n: "S" for n in range(2, 21)}]  # while row 1 was still out
+
+
+def test_a_journal_of_an_older_format_is_refused_with_the_way_out() -> None:
+    import sqlite3
+
+    file = accounts_csv(Path("a.csv"), ["A"])
+    with sqlite3.connect("a.csv.cg-journal") as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('version', '2'), ('configuration', 'acc-ref')")
+    service = FakeService()
+    with pytest.raises(UsageError) as refused:
+        run(file, service, resume=True)
+    assert "journal format 2" in refused.value.message and "--restart" in (refused.value.hint or "")
+    assert not service.delivered
+    assert run(file, service, restart=True).summary["sent"] == 1
+
+
+def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row() -> None:
+    """Found by the delivery model: row 2 (ACME, v2) was sent, then the file changed under the journal so
+    that ACME's last row is row 1 (v1), which the journal saw sent. Skipping it would leave ACME at v2."""
+    held: dict[str, str] = {}
+    lock = threading.Lock()
+
+    class Service(FakeService):
+        def sender(self) -> Any:
+            class Sender:
+                def put(self, content_type: str, body: bytes) -> None:
+                    record = json.loads(body)["record"]
+                    if record["Email"] == "stop@x.com":
+                        raise NetworkError("the records service answered 500", status=500)
+                    with lock:
+                        held[record["Account Name"]] = record["Email"]
+
+                def close(self) -> None:
+                    pass
+
+            return Sender()
+
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nACME,stop@x.com\n")
+    assert ended("a.csv", Service(), workers=1).exit_code == ExitCode.NETWORK
+    assert held == {"ACME": "v2@x.com"}
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nGamma,g@x.com\nBeta,b@x.com\n")
+    run("a.csv", Service(), resume=True, workers=1)
+    assert held == {"ACME": "v1@x.com", "Gamma": "g@x.com", "Beta": "b@x.com"}
+
+
+def test_an_unchanged_row_is_journaled_so_a_resume_never_sends_it_behind_a_later_row() -> None:
+    """Found by the delivery model: row 1 was unchanged (the state held it), row 2 of the same account was
+    sent, then the run stopped. The resume must not ask the state about row 1 again (it now holds row 2)
+    and send row 1 after row 2, which the journal skips."""
+    held: dict[str, str] = {}
+
+    class Service(FakeService):
+        def sender(self) -> Any:
+            class Sender:
+                def put(self, content_type: str, body: bytes) -> None:
+                    record = json.loads(body)["record"]
+                    if record["Email"] == "stop@x.com":
+                        raise NetworkError("the records service answered 500", status=500)
+                    held[record["Account Name"]] = record["Email"]
+
+                def close(self) -> None:
+                    pass
+
+            return Sender()
+
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\n")
+    run("a.csv", Service(), state_path=Path("s.db"))
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nBeta,stop@x.com\n")
+    assert ended("a.csv", Service(), state_path=Path("s.db"), workers=1).exit_code == ExitCode.NETWORK
+    assert held == {"ACME": "v2@x.com"}
+    Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nBeta,b@x.com\n")
+    resumed = run("a.csv", Service(), state_path=Path("s.db"), resume=True, workers=1)
+    assert held == {"ACME": "v2@x.com", "Beta": "b@x.com"}
+    assert (resumed.summary["unchanged"], resumed.summary["sent_earlier"]) == (1, 1)

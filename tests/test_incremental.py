@@ -83,7 +83,8 @@ def test_one_state_serves_several_mappings_and_can_forget_one(cg, server: Any) -
     Path("c.csv").write_text("Email\na@x.io\nb@x.io\n")
     assert cg("records", "import", "c.csv", "--mapping", "contacts", "--state", "s.db").exit_code == 0
     shown = json.loads(cg("records", "state", "s.db", "-o", "json").stdout)
-    assert {c["configuration"]: c["records"] for c in shown["configurations"]} == {"acc-ref": 1, "contact": 2}
+    assert {t["configuration"]: t["records"] for t in shown["targets"]} == {"acc-ref": 1, "contact": 2}
+    assert {t["records_url"] for t in shown["targets"]} == {os.environ["CG_API_URL"] + "/records/"}
     text = cg("records", "state", "s.db").stdout
     assert "acc-ref" in text and "contact" in text
     forgot = cg("records", "state", "s.db", "--forget", "contact")
@@ -91,7 +92,7 @@ def test_one_state_serves_several_mappings_and_can_forget_one(cg, server: Any) -
     again = cg("records", "import", "c.csv", "--mapping", "contacts", "--state", "s.db", "-o", "json")
     assert again.exit_code == 0 and json.loads(again.stdout)["sent"] == 2  # the forgotten records go again
     shown = json.loads(cg("records", "state", "s.db", "-o", "json").stdout)
-    assert {c["configuration"]: c["records"] for c in shown["configurations"]} == {"acc-ref": 1, "contact": 2}
+    assert {t["configuration"]: t["records"] for t in shown["targets"]} == {"acc-ref": 1, "contact": 2}
     missing = cg("records", "state", "nope.db")
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
 

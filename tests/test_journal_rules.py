@@ -12,6 +12,7 @@ import pytest
 
 from cg_cli.errors import ExitCode, ImportEnded, NetworkError
 from cg_cli.importing import journal as journal_module
+from cg_cli.importing.delivery import Destination
 from cg_cli.importing.journal import (
     FAILED,
     IN_FLIGHT,
@@ -77,7 +78,7 @@ def test_previous_answers_by_row_number_across_slices() -> None:
         journal.record(number, number.to_bytes(4, "big"), SENT if number % 2 else FAILED)
     journal.commit()
     for number in range(1, 3 * LOOKUP_SLICE + 7):
-        expected = (number.to_bytes(4, "big"), SENT if number % 2 else FAILED) if number in numbers else None
+        expected = (number.to_bytes(4, "big"), SENT if number % 2 else FAILED, None) if number in numbers else None
         assert journal.previous(number) == expected, number
     journal.close()
 
@@ -140,7 +141,7 @@ def test_the_input_fingerprint_is_read_back_without_writing() -> None:
 
 def test_a_journal_of_another_configuration_or_version_or_kind_is_refused() -> None:
     opened(configuration="ref").close()
-    with pytest.raises(JournalError, match="belongs to configuration 'ref', not 'other'") as other:
+    with pytest.raises(JournalError, match="written for configuration ref, not configuration other") as other:
         opened(configuration="other")
     assert other.value.hint and "--restart" in other.value.hint
     db = sqlite3.connect("j.db")
@@ -258,7 +259,8 @@ def test_each_refusal_names_the_way_out() -> None:
     with pytest.raises(JournalError) as other:
         opened(configuration="other")
     assert other.value.hint == (
-        "resume with the same configuration, pass --restart to discard it, or pass another --journal"
+        "resume with the settings of that run, pass --restart to discard it and send every row here, "
+        "or pass another --journal"
     )
     os.mkdir("dir.db")
     with pytest.raises(JournalError) as directory:
@@ -274,7 +276,10 @@ def test_each_refusal_names_the_way_out() -> None:
     db.close()
     with pytest.raises(JournalError) as version:
         opened()
-    assert version.value.hint == "pass --restart to discard it and send every row"
+    assert version.value.hint == (
+        "pass --restart to discard it and send every row (for survey mappings, check first which rows arrived), "
+        "or pass another --journal"
+    )
 
 
 def test_a_new_journal_records_its_version_and_configuration() -> None:
@@ -284,7 +289,8 @@ def test_a_new_journal_records_its_version_and_configuration() -> None:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     finally:
         db.close()
-    assert meta == {"version": journal_module.SCHEMA_VERSION, "configuration": "my-ref"}
+    target = Destination("my-ref")
+    assert meta == {"version": journal_module.SCHEMA_VERSION, "target": target.key, "target_name": target.describe()}
     again = opened(configuration="my-ref")  # reopened: accepted, nothing rewritten
     assert again.exists() and again.count(SENT) == 0
     again.close()

@@ -180,9 +180,17 @@ def test_nested_keys_of_import_check_and_state_documents(cg, sandbox_env: Sandbo
         {"row": 1, "field": "Account Name 'a'", "problem": "also on row 2", "suggestion": None}
     ]
     state = check(cg("records", "state", "s.db", "-o", "json"), 0)
-    assert set(state) == {"ok", "state", "configurations"}
-    [configuration] = state["configurations"]
-    assert set(configuration) == {"configuration", "records", "first_pushed", "last_pushed"}
-    assert configuration["configuration"] == ACCOUNTS_REF and configuration["records"] == 1
+    assert set(state) == {"ok", "state", "targets"}
+    [target] = state["targets"]
+    assert set(target) == {
+        "configuration",
+        "records_url",
+        "client_id",
+        "records",
+        "may_have_arrived",
+        "first_pushed",
+        "last_pushed",
+    }
+    assert target["configuration"] == ACCOUNTS_REF and target["records"] == 1
     listed = check(cg("mappings", "list", "-o", "json"), 0)
     assert [set(m) for m in listed["mappings"]] == [{"name", "type", "reference", "fields"}]

@@ -16,7 +16,7 @@ import pytest
 
 from cg_cli.importing.journal import Journal, RunState, row_digest
 from cg_cli.records.readers import Row
-from tests.conftest import SECRET, SandboxHandle, journal_rows, spawn
+from tests.conftest import SECRET, SandboxHandle, destination, journal_rows, spawn
 
 CG = str(Path(sys.executable).parent / "cg")
 
@@ -118,7 +118,7 @@ def test_service_down_exits_5_then_resume_completes_exactly_once(cg, server) -> 
 
 def journal_with(path: str, configuration: str, done: dict[int, str], rows: list[Row] | None = None) -> None:
     """A journal as an earlier run over `rows` would have left it (digests of those rows)."""
-    journal = Journal(Path(path + ".cg-journal"), configuration)
+    journal = Journal(Path(path + ".cg-journal"), destination(configuration))
     journal.open(create=True)
     by_number = {row.number: row for row in rows or []}
     for number, status in done.items():
@@ -163,7 +163,8 @@ def test_journal_of_another_configuration_is_refused(cg, server) -> None:
     journal_with("a.csv", "other", {1: "S"}, csv_rows("a.csv"))
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--resume")
     assert result.exit_code == 2
-    assert "belongs to configuration 'other'" in result.stderr and "--restart" in result.stderr
+    assert "written for configuration other" in result.stderr and "not configuration acc-ref" in result.stderr
+    assert "--restart" in result.stderr
 
 
 def test_header_check_exits_4_and_sends_nothing(cg, server) -> None:

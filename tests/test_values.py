@@ -109,3 +109,167 @@ def test_records_put_with_a_bare_config_checks_values_too(cg: Any, contacts: San
     result = cg("records", "put", "--config", "contact", "-f", "Phone=(--)")
     assert result.exit_code == 4 and "has no digit" in result.output
     assert contacts.stats()["record_requests"] == 0  # refused locally, as records import does
+
+
+# In-process: each rule's exact verdict, as cg shows it and as the sandbox answers it (make mutation).
+CONTACT_MISSING = "The record.Email field is required when record.Phone is not present."
+
+
+@pytest.mark.parametrize(
+    ("record_type", "record", "expected"),
+    [
+        (
+            "account",
+            {"Email": "a@b.c"},
+            [
+                (
+                    "Account Name",
+                    "Account Name",
+                    "required for an account mapping but missing",
+                    "The record.Account Name field is required.",
+                )
+            ],
+        ),
+        (
+            "account",
+            {"Account Name": "  "},
+            [
+                (
+                    "Account Name",
+                    "Account Name",
+                    "required for an account mapping but empty",
+                    "The record.Account Name field is required.",
+                )
+            ],
+        ),
+        ("contact", {}, [("Email", "Email or Phone", "required for a contact mapping but missing", CONTACT_MISSING)]),
+        # one field of the group present but blank, the other absent: empty, not missing
+        (
+            "contact",
+            {"Phone": ""},
+            [("Email", "Email or Phone", "required for a contact mapping but empty", CONTACT_MISSING)],
+        ),
+        (
+            "contact",
+            {"Email": None},
+            [("Email", "Email or Phone", "required for a contact mapping but empty", CONTACT_MISSING)],
+        ),
+        (
+            "multi-object",
+            {"First Name": "Jo"},
+            [("Email", "Email or Phone", "required for a multi-object mapping but missing", CONTACT_MISSING)],
+        ),
+        (
+            "survey-response",
+            {"First Name": "Jo"},
+            [("Email", "Email or Phone", "required for a survey-response mapping but missing", CONTACT_MISSING)],
+        ),
+        ("contact", {"Phone": 0}, []),  # the number 0 is a value
+        (
+            "contact",
+            {"Phone": False},
+            [
+                (
+                    "Phone",
+                    "Phone",
+                    "must be text of digits, spaces, parentheses, dash and plus",
+                    "The record.Phone format is invalid.",
+                )
+            ],
+        ),
+        (
+            "contact",
+            {"Phone": 1.5},
+            [
+                (
+                    "Phone",
+                    "Phone",
+                    "must be text of digits, spaces, parentheses, dash and plus",
+                    "The record.Phone format is invalid.",
+                )
+            ],
+        ),
+        (
+            "contact",
+            {"Phone": "12a"},
+            [
+                (
+                    "Phone",
+                    "Phone",
+                    "may hold only digits, spaces, parentheses, dash and plus",
+                    "The record.Phone format is invalid.",
+                )
+            ],
+        ),
+        ("contact", {"Phone": "( )"}, [("Phone", "Phone", "has no digit", "The record.Phone format is invalid.")]),
+        (
+            "contact",
+            {"Email": 5},
+            [
+                (
+                    "Email",
+                    "Email",
+                    "must be text like name@example.com",
+                    "The record.Email must be a valid email address.",
+                )
+            ],
+        ),
+        (
+            "contact",
+            {"Email": "nobody"},
+            [("Email", "Email", "has no @", "The record.Email must be a valid email address.")],
+        ),
+        (
+            "contact",
+            {"Email": "a@b c"},
+            [
+                (
+                    "Email",
+                    "Email",
+                    "is not an email address (one @ with text on both sides, no spaces)",
+                    "The record.Email must be a valid email address.",
+                )
+            ],
+        ),
+        ("contact", {"Email": "joe@example.com", "Phone": "+1 (555) 010-99"}, []),
+        ("unknown-type", {}, []),
+        (None, {}, []),
+    ],
+)
+def test_each_value_rule_gives_its_field_label_and_both_messages(
+    record_type: str | None, record: dict[str, Any], expected: list[tuple[str, str, str, str]]
+) -> None:
+    from cg_cli.records.values import value_problems
+
+    found = value_problems(record_type, record)
+    assert [(p.field, p.label, p.problem, p.api_message) for p in found] == expected
+
+
+def test_a_record_without_a_mapping_has_its_shapes_checked_and_nothing_required() -> None:
+    from cg_cli.records.values import Problem, record_problems
+
+    assert record_problems({"Phone": "( )", "Email": "nobody"}) == [
+        Problem(None, "Phone", "has no digit"),
+        Problem(None, "Email", "has no @"),
+    ]
+    assert record_problems({"First Name": "Jo"}) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "counts"), [(None, False), ("", False), (" \t", False), (0, True), ("x", True), (False, True)]
+)
+def test_a_value_counts_for_a_required_field_unless_null_or_blank(value: Any, counts: bool) -> None:
+    from cg_cli.records.values import filled
+
+    assert filled(value) is counts
+
+
+def test_a_problem_as_json_has_the_documented_keys() -> None:
+    from cg_cli.records.values import Problem
+
+    assert Problem(3, "Email", "has no @", "Emial", line=4).as_json() == {
+        "row": 3,
+        "field": "Email",
+        "problem": "has no @",
+        "suggestion": "Emial",
+    }

@@ -146,8 +146,9 @@ app.command("import", epilog=IMPORT_EXAMPLES)(import_records)
 
 STATE_EXAMPLES = """\b
 Examples:
-  cg records state state.sqlite               # records, last push per REF
-  cg records state state.sqlite --forget REF  # REF's next push is full
+  cg records state state.sqlite               # records per target, last push
+  cg records state state.sqlite --forget REF  # next push of REF is full
+  cg records state s.sqlite --forget-uncertain REF   # after checking them
 """
 
 
@@ -158,33 +159,56 @@ def show_state(
     forget: Annotated[
         str | None, typer.Option("--forget", help="Forget what the state holds for this configuration.", metavar="REF")
     ] = None,
+    forget_uncertain: Annotated[
+        str | None,
+        typer.Option(
+            "--forget-uncertain",
+            help="Forget the survey rows of this configuration that may have arrived (checked by hand): "
+            "the next push sends those still in the input.",
+            metavar="REF",
+        ),
+    ] = None,
 ) -> None:
-    """Show what an incremental-push state holds, or forget one configuration."""
+    """Show what an incremental-push state holds per target, or forget one configuration."""
     from cg_cli.importing.state import describe_state, forget_configuration
     from cg_cli.service.auth import iso_time
 
     settings = settings_for(ctx)
+    if forget_uncertain is not None:
+        count = forget_configuration(path, forget_uncertain, only_uncertain=True)
+        if settings.json_output:
+            render.json_out({"ok": True, "configuration": forget_uncertain, "forgot": count})
+        render.note(f"Forgot {count} row(s) of configuration {forget_uncertain} that may have arrived, in {path}.")
+        return
     if forget is not None:
         count = forget_configuration(path, forget)
         if settings.json_output:
             render.json_out({"ok": True, "configuration": forget, "forgot": count})
         render.note(f"Forgot {count} record(s) of configuration {forget} in {path}.")
         return
-    configurations = describe_state(path)
+    targets = describe_state(path)
     data = [
         {
-            "configuration": c.configuration,
-            "records": c.records,
-            "first_pushed": iso_time(c.first_pushed),
-            "last_pushed": iso_time(c.last_pushed),
+            "configuration": t.configuration,
+            "records_url": t.records_url,
+            "client_id": t.client_id,
+            "records": t.records,
+            "may_have_arrived": t.uncertain,
+            "first_pushed": iso_time(t.first_pushed),
+            "last_pushed": iso_time(t.last_pushed),
         }
-        for c in configurations
+        for t in targets
     ]
     if settings.json_output:
-        render.json_out({"ok": True, "state": str(path), "configurations": data})
+        render.json_out({"ok": True, "state": str(path), "targets": data})
         return
     if not data:
         render.note(f"{path} remembers no records (the next --state push sends every row).")
         return
-    rows = [(d["configuration"], d["records"], d["first_pushed"], d["last_pushed"]) for d in data]
-    render.table(str(path), ("Configuration", "Records", "First pushed", "Last pushed"), rows)
+    rows = [
+        (d["configuration"], d["records_url"], d["client_id"], d["records"], d["may_have_arrived"], d["last_pushed"])
+        for d in data
+    ]
+    render.table(
+        str(path), ("Configuration", "Records URL", "Client", "Records", "May have arrived", "Last pushed"), rows
+    )

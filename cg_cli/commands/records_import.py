@@ -37,6 +37,7 @@ from cg_cli.output import render
 
 if TYPE_CHECKING:
     from cg_cli.config.settings import HttpOptions, Settings
+    from cg_cli.importing.delivery import Destination
     from cg_cli.importing.importer import Sender
     from cg_cli.importing.run import ImportRun
 
@@ -161,6 +162,7 @@ def import_records(
         restart=restart,
         dry_run=dry_run,
         junit_path=junit,
+        where=None if dry_run and state is None else _destination(settings, target.reference),
     )
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys, pass_throttling=True)
     new_sender = None if dry_run else _sender_factory(settings, options)
@@ -192,6 +194,13 @@ def _workers_option(value: str) -> str:
     except UsageError as exc:
         raise typer.BadParameter(exc.message.removeprefix("--workers must be ")) from None
     return value
+
+
+def _destination(settings: Settings, reference: str) -> Destination:
+    """Where the rows go: what the journal and the state are bound to."""
+    from cg_cli.importing.delivery import Destination
+
+    return Destination(reference, settings.records_url(), settings.token_url(), settings.client_id.value or "")
 
 
 def _sender_factory(settings: Settings, options: HttpOptions) -> Callable[[], Sender]:

@@ -7,7 +7,6 @@ before it replaces the old file (atomically), so a broken file is never left beh
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import tempfile
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cg_cli.errors import UsageError
+from cg_cli.records.checks import toml_string
 from cg_cli.records.mappings import TYPES, Mapping, parse_mappings
 from cg_cli.records.readers import RESERVED_COLUMNS, ReadOptions, RecordFile
 
@@ -93,22 +93,22 @@ def add_mapping(path: Path, mapping: Mapping, *, force: bool) -> Written:
 
 
 def render_table(mapping: Mapping) -> str:
-    key = mapping.name if _BARE_KEY.fullmatch(mapping.name) else json.dumps(mapping.name, ensure_ascii=False)
+    key = mapping.name if _BARE_KEY.fullmatch(mapping.name) else toml_string(mapping.name)
     lines = [
         f"[{key}]",
-        f"reference = {_string(mapping.reference)}",
+        f"reference = {toml_string(mapping.reference)}",
         f'type = "{mapping.type}"  # account | contact | multi-object | survey-response',
         "# The Inbound Mapping's Field Headings, exactly as CustomerGauge shows them (case and spaces matter).",
-        f"fields = [{', '.join(_string(f) for f in mapping.fields)}]",
+        f"fields = [{', '.join(toml_string(f) for f in mapping.fields)}]",
     ]
     if mapping.ignore:
         lines += [
             "# Columns that look like ids or notes: never sent. Move one to fields if the mapping has it.",
-            f"ignore = [{', '.join(_string(c) for c in mapping.ignore)}]",
+            f"ignore = [{', '.join(toml_string(c) for c in mapping.ignore)}]",
         ]
     if mapping.columns:
         lines += ["", f"[{key}.columns]  # input column → Field Heading"]
-        lines += [f"{_string(column)} = {_string(heading)}" for column, heading in mapping.columns]
+        lines += [f"{toml_string(column)} = {toml_string(heading)}" for column, heading in mapping.columns]
     return "\n".join(lines) + "\n"
 
 
@@ -125,11 +125,6 @@ def add_missing(path: Path, mappings: Iterable[Mapping]) -> tuple[list[str], lis
     return added, kept
 
 
-def _string(text: str) -> str:
-    """A TOML basic string (JSON's escapes are TOML's)."""
-    return json.dumps(text, ensure_ascii=False)
-
-
 def _read(path: Path) -> str:
     from cg_cli.records.files import read_text
 
@@ -138,7 +133,7 @@ def _read(path: Path) -> str:
 
 def _without_table(text: str, name: str) -> str:
     """`text` without table `name` and its sub-tables ([name.columns]), comments just above it included."""
-    quoted = "|".join(re.escape(n) for n in (name, json.dumps(name, ensure_ascii=False), f"'{name}'"))
+    quoted = "|".join(re.escape(n) for n in (name, toml_string(name), f"'{name}'"))
     own = re.compile(rf"^\s*\[\s*(?:{quoted})\s*[.\]]")
     lines = text.splitlines(keepends=True)
     kept: list[str] = []

@@ -6,9 +6,11 @@ number holds the same content and reached a final state before, so an input
 that changed, grew a row at the top or was replaced by tomorrow's export is
 sent again, never silently skipped.
 
-Statuses: `S` sent, `F` failed for good, `I` in flight (survey mappings only:
-marked durably before the request leaves, so a resume after a hard kill
-reports the row instead of sending a second survey).
+Statuses: `S` sent, `F` failed for good, `U` unchanged (`--state` said the
+target holds it: a resume must not send it behind a later row of its key),
+`I` in flight (survey mappings only: marked durably before the request
+leaves, so a resume after a hard kill reports the row instead of sending a
+second survey).
 
 SQLite gives atomic commits (no torn line can count), bounded memory on
 resume (rows are looked up in slices, never loaded whole) and a file that a
@@ -24,14 +26,28 @@ import time
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cg_cli.errors import UsageError
+from cg_cli.importing.group_commit import GroupCommit
 from cg_cli.records.readers import Row
 
-SCHEMA_VERSION = "2"
+if TYPE_CHECKING:
+    from cg_cli.importing.delivery import Destination
+
+
+def as_destination(target: Destination | str) -> Destination:
+    """A target; a bare configuration reference is one with no URL or client (for tools and tests)."""
+    from cg_cli.importing.delivery import Destination  # delivery.py imports this module
+
+    return Destination(target) if isinstance(target, str) else target
+
+
+SCHEMA_VERSION = "3"  # 3: bound to a target (records URL, token URL, client id, configuration)
 SENT = "S"
 FAILED = "F"
 IN_FLIGHT = "I"
+UNCHANGED = "U"
 LOOKUP_SLICE = 8192  # rows fetched per query on resume: flat memory, few queries
 SYNC_INTERVAL = 0.25  # outcomes are committed at least this often while rows flow
 
@@ -45,8 +61,9 @@ class RunState(StrEnum):
     STOPPED = "stopped"
 
 
-# What the journal held for a row: (digest, status). A plain tuple: a million are made on a resume.
-Previous = tuple[bytes, str]
+# What the journal held for a row: (digest, status, key). A plain tuple: a million are made on a resume.
+# The key is a short hash of an account's identity key (None for events and rows that had none).
+Previous = tuple[bytes, str, bytes | None]
 
 
 class JournalError(UsageError):
@@ -89,9 +106,9 @@ def row_digest(row: Row) -> bytes:
 class Journal:
     """One import's journal. Safe to call from several threads (one lock around the connection)."""
 
-    def __init__(self, path: Path, configuration: str, *, durable_in_flight: bool = False) -> None:
+    def __init__(self, path: Path, destination: Destination | str, *, durable_in_flight: bool = False) -> None:
         self.path = path
-        self.configuration = configuration
+        self.destination = as_destination(destination)
         self.durable_in_flight = durable_in_flight
         self._db: sqlite3.Connection | None = None
         self._lock = threading.RLock()
@@ -100,11 +117,7 @@ class Journal:
         self._slice_start = -1
         self._slice: dict[int, Previous] = {}
         # Group commit of in-flight marks: workers wait for one fsync shared by all.
-        self._marks: list[tuple[int, bytes]] = []
-        self._marks_cond = threading.Condition()
-        self._marks_queued = 0
-        self._marks_done = 0
-        self._marking = False
+        self._marks: GroupCommit[tuple[int, bytes]] = GroupCommit(self._write_marks)
 
     # -- opening and describing -------------------------------------------------
 
@@ -125,7 +138,7 @@ class Journal:
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS rows (number INTEGER PRIMARY KEY, digest BLOB NOT NULL, "
-                "status TEXT NOT NULL)"
+                "status TEXT NOT NULL, key BLOB)"
             )
         except sqlite3.DatabaseError as exc:
             raise JournalError(
@@ -135,17 +148,21 @@ class Journal:
         self._db = db
         meta = self._meta()
         if not meta:
-            self._write_meta({"version": SCHEMA_VERSION, "configuration": self.configuration})
+            here = self.destination
+            self._write_meta({"version": SCHEMA_VERSION, "target": here.key, "target_name": here.describe()})
         elif meta.get("version") != SCHEMA_VERSION:
             raise JournalError(
-                f"journal {self.path} was written by another version of cg",
-                hint="pass --restart to discard it and send every row",
+                f"journal {self.path} was written by another version of cg (journal format {meta.get('version')}, "
+                f"this cg reads {SCHEMA_VERSION})",
+                hint="pass --restart to discard it and send every row (for survey mappings, check first which "
+                "rows arrived), or pass another --journal",
             )
-        elif meta.get("configuration") != self.configuration:
+        elif meta.get("target") != self.destination.key:
             raise JournalError(
-                f"journal {self.path} belongs to configuration {meta.get('configuration')!r}, "
-                f"not {self.configuration!r}",
-                hint="resume with the same configuration, pass --restart to discard it, or pass another --journal",
+                f"journal {self.path} was written for {meta.get('target_name')}, "
+                f"not {self.destination.describe()}: none of its rows were sent here",
+                hint="resume with the settings of that run, pass --restart to discard it and send every row "
+                "here, or pass another --journal",
             )
 
     def describe(self) -> str:
@@ -181,18 +198,27 @@ class Journal:
         if start != self._slice_start:
             with self._lock:
                 found = self._conn().execute(
-                    "SELECT number, digest, status FROM rows WHERE number >= ? AND number < ?",
+                    "SELECT number, digest, status, key FROM rows WHERE number >= ? AND number < ?",
                     (start, start + LOOKUP_SLICE),
                 )
-                self._slice = {n: (d, s) for n, d, s in found}
+                self._slice = {n: (d, s, k) for n, d, s, k in found}
             self._slice_start = start
         return self._slice.get(number)
 
-    def record(self, number: int, digest: bytes, status: str) -> None:
+    def record(self, number: int, digest: bytes, status: str, key: bytes | None = None) -> None:
         with self._lock:
             self._write(
-                "INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, ?)", [(number, digest, status)]
+                "INSERT OR REPLACE INTO rows (number, digest, status, key) VALUES (?, ?, ?, ?)",
+                [(number, digest, status, key)],
             )
+
+    def sent_keys_after(self, number: int) -> set[bytes]:
+        """The keys of rows sent beyond row `number` (an input that got shorter)."""
+        with self._lock:
+            found = self._conn().execute(
+                "SELECT DISTINCT key FROM rows WHERE number > ? AND status = 'S' AND key IS NOT NULL", (number,)
+            )
+            return {bytes(k) for (k,) in found}
 
     def forget(self, number: int) -> None:
         """The in-flight mark of a row that never left (the run stopped first)."""
@@ -201,26 +227,12 @@ class Journal:
 
     def mark_in_flight(self, number: int, digest: bytes) -> None:
         """Durably mark a row in flight before its request leaves; one commit serves every waiting worker."""
-        with self._marks_cond:
-            self._marks.append((number, digest))
-            self._marks_queued += 1
-            mine = self._marks_queued
-            while self._marks_done < mine:
-                if self._marking:
-                    self._marks_cond.wait()
-                    continue
-                batch, self._marks = self._marks, []
-                self._marking = True
-                self._marks_cond.release()
-                try:
-                    with self._lock:
-                        self._write("INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, 'I')", batch)
-                        self.commit()
-                finally:
-                    self._marks_cond.acquire()
-                    self._marking = False
-                    self._marks_done += len(batch)
-                    self._marks_cond.notify_all()
+        self._marks.write((number, digest))
+
+    def _write_marks(self, batch: list[tuple[int, bytes]]) -> None:
+        with self._lock:
+            self._write("INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, 'I')", batch)
+            self.commit()
 
     def commit_if_due(self) -> None:
         if self._dirty and time.monotonic() - self._last_commit >= SYNC_INTERVAL:

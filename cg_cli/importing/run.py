@@ -3,68 +3,36 @@ rules, the failed file's lifecycle, and the exit code the run earns.
 
 The command gathers options, builds an `ImportRequest`, calls `ImportRun.run`
 and renders what it returns (or the `ImportEnded` it raises). Nothing here
-prints: one-line notices go through the `notice` callback.
+prints: one-line notices go through the `notice` callback. The option checks
+and the files' paths are in `request.py`, the checks before the first request
+in `preflight.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import math
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cg_cli.errors import CheckFailed, ExitCode, ImportEnded, UsageError
+from cg_cli.errors import ExitCode, ImportEnded
+from cg_cli.importing.delivery import Delivery, Kind, kind_of
 from cg_cli.importing.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
-from cg_cli.importing.failed_file import FailedFile, default_failed_path
-from cg_cli.importing.importer import MAX_KEPT_PROBLEMS, Importer, ImportResult, Progress, Sender, summary_json
-from cg_cli.importing.journal import (
-    FAILED,
-    SENT,
-    Journal,
-    JournalError,
-    RunState,
-    default_journal_path,
-    journal_fingerprint,
-    remove_regular_file,
-    row_digest,
-)
-from cg_cli.importing.outputs import FAILED_FILE, JOURNAL, JUNIT, RESULTS_FILE, STATE, Output, check_outputs
+from cg_cli.importing.failed_file import FailedFile
+from cg_cli.importing.importer import Importer, ImportResult, Progress, Sender, summary_json
+from cg_cli.importing.journal import Journal, JournalError, RunState, remove_regular_file
+from cg_cli.importing.preflight import check_header_row, named, scan_duplicates
+from cg_cli.importing.recorder import MAX_KEPT_PROBLEMS
+from cg_cli.importing.request import ImportFiles, ImportRequest, input_fingerprint
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
 from cg_cli.importing.stats import pace_words
-from cg_cli.records.checks import header_verdict
-from cg_cli.records.mappings import Problem
-from cg_cli.records.readers import ReadOptions, RecordFile
-
-if TYPE_CHECKING:
-    from cg_cli.config.targets import Target
+from cg_cli.records.readers import RecordFile
 
 SIGNAL_EXIT_CODES = {"SIGINT": ExitCode.INTERRUPTED, "SIGTERM": ExitCode.TERMINATED}
-
-
-@dataclass(frozen=True)
-class ImportRequest:
-    file: str
-    target: Target
-    read: ReadOptions = field(default_factory=ReadOptions)
-    check: bool = True  # --no-check turns the mapping checks off
-    duplicates: DuplicatePolicy = DuplicatePolicy.ORDERED
-    results_path: Path | None = None
-    state_path: Path | None = None  # --state: skip records the service already holds unchanged
-    full: bool = False  # --full: send every row anyway, still updating the state
-    workers: int | None = None  # None: adaptive (--workers auto); else a ceiling
-    rate: float | None = None
-    failed_path: Path | None = None
-    journal_path: Path | None = None
-    resume: bool = False
-    restart: bool = False
-    dry_run: bool = False
-    junit_path: Path | None = None  # written by the command; checked here with the other outputs
+__all__ = ["ImportReport", "ImportRequest", "ImportRun", "input_fingerprint", "progress_line"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +59,7 @@ class ImportRun:
         self._new_sender = new_sender
         self._progress_factory = progress
         self._notice = notice
+        self._files = ImportFiles(request, notice)
         self._importer: Importer | None = None
         self._duplicate_report: DuplicateReport | None = None
         self._progress: Progress | None = None
@@ -105,94 +74,34 @@ class ImportRun:
 
     def run(self) -> ImportReport:
         request = self.request
-        if request.resume and request.restart:
-            raise UsageError("give --resume or --restart, not both")
-        if request.rate is not None and not (math.isfinite(request.rate) and request.rate > 0):
-            raise UsageError(f"--rate must be a number of requests per second above 0, not {request.rate}")
-        if request.file == "-" and request.duplicates != DuplicatePolicy.ORDERED:
-            raise UsageError(
-                f"--duplicates {request.duplicates} needs the whole file before sending; stdin cannot be read twice",
-                hint="write the input to a file first, or use --duplicates ordered",
-            )
-        if request.full and request.state_path is None:
-            raise UsageError("--full goes with --state PATH", hint="--full sends every row and still updates the state")
+        request.check_options()
         with RecordFile(request.file, options=request.read) as records:
-            self._check_header(records)
-            self._refuse_shared_paths(records)
-            if not request.dry_run:
-                self._refuse_an_unfinished_journal()  # before the pre-flight reads a large file for nothing
-            duplicates = self._preflight(records)
-            state = (
-                StateStore(request.state_path, request.target.reference, full=request.full)
-                if request.state_path
-                else None
-            )
-            try:
-                if request.dry_run:
-                    return self._dry_run(records, state)
-                return self._import(records, duplicates, state)
-            finally:
-                if duplicates is not None:
-                    duplicates.close()
-                if state is not None:
-                    with contextlib.suppress(StateError):  # what was not committed is simply sent again next time
-                        state.close()
+            check_header_row(request, records, self._notice)
+            self._files.refuse_shared_paths(records)
+            if request.dry_run:
+                return self._checked_run(records)
+            with self._files.holding_the_journal():  # one writer: a second run is refused at once
+                self._files.refuse_an_unfinished_journal()  # before the pre-flight reads a large file for nothing
+                return self._checked_run(records)
 
-    def _preflight(self, records: RecordFile) -> DuplicateIndex | None:
-        """One line on how the file is read and which identity keys repeat; refuse them if asked."""
+    def _checked_run(self, records: RecordFile) -> ImportReport:
         request = self.request
-        if request.file == "-":
-            self._notice(f"reading stdin: {records.described}")
-            return None
-        resuming = request.resume and not request.dry_run
-        if resuming and self._journal_saw_this_input and request.duplicates == DuplicatePolicy.ORDERED:
-            # The earlier run reported this file's keys already: a resume of a million rows needs no second scan.
-            self._notice(f"reading {request.file}: {records.described}; unchanged since the journal was written")
-            return None
-        index = DuplicateIndex(request.target.mapping.type if request.target.mapping else None)
-        with RecordFile(request.file, options=request.read) as again:
-            report = index.build(again)
-        self._duplicate_report = report
-        what = "; rows sharing a key are sent in file order" if report.keys else ""
-        if request.duplicates == DuplicatePolicy.LAST and report.keys:
-            what = "; only the last row of each is sent"
-        self._notice(f"reading {request.file}: {records.described}; {report.describe()}{what}")
-        if request.duplicates == DuplicatePolicy.ERROR and report.keys:
-            index.close()
-            problems = [
-                Problem(r.rows[0], r.key, f"also on row{'s' * (len(r.rows) > 2)} {', '.join(map(str, r.rows[1:]))}")
-                for r in report.first
-            ]
-            raise CheckFailed(
-                f"{report.keys} identity key(s) repeat in {request.file} (--duplicates error); nothing was sent",
-                problems,
-            )
-        return index
+        with contextlib.ExitStack() as cleanup:
+            state = None
+            if request.state_path:  # first: a state another run holds is refused before a long pre-flight
+                state = StateStore(request.state_path, request.destination, write=not request.dry_run)
+                cleanup.callback(_close_state, state)
+            duplicates, self._duplicate_report = scan_duplicates(self._files, records, self._notice)
+            if duplicates is not None:
+                cleanup.callback(duplicates.close)
+            if request.dry_run:
+                return self._dry_run(records, state)
+            return self._import(records, duplicates, state)
+        raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see that ExitStack never swallows
 
     @property
-    def _journal_path(self) -> Path:
-        return self.request.journal_path or default_journal_path(self.request.file)
-
-    def _failed_path(self, records: RecordFile) -> Path:
-        return self.request.failed_path or default_failed_path(self.request.file, records.format)
-
-    @functools.cached_property
-    def _fingerprint(self) -> str | None:
-        return input_fingerprint(self.request.file)
-
-    @functools.cached_property
-    def _journal_saw_this_input(self) -> bool:
-        """The journal recorded this very file (asked before this run records its own fingerprint)."""
-        seen = journal_fingerprint(self._journal_path)
-        return seen is not None and seen == self._fingerprint
-
-    def _check_header(self, records: RecordFile) -> None:
-        """Refuse columns the mapping does not know (the typo guard); name what is left out, or sent unchecked."""
-        mapping = self.request.target.mapping
-        if mapping is not None and records.header is not None:
-            for notice in header_verdict(mapping, records, f"the header of {_named(self.request.file)}",
-                                         check=self.request.check):  # fmt: skip
-                self._notice(notice)
+    def _kind(self) -> Kind:
+        return kind_of(self.request.target.mapping.type if self.request.target.mapping else None)
 
     def _importer_for(self, records: RecordFile, **kwargs: Any) -> Importer:
         request = self.request
@@ -219,7 +128,8 @@ class ImportRun:
         return importer
 
     def _dry_run(self, records: RecordFile, state: StateStore | None) -> ImportReport:
-        result = self._execute(self._importer_for(records, state=state))
+        delivery = Delivery(self._kind, state=state, dry_run=True)
+        result = self._execute(self._importer_for(records, delivery=delivery))
         stats = result.stats
         summary = {
             "dry_run": True,
@@ -231,14 +141,14 @@ class ImportRun:
         }
         line = f"{stats.valid} row(s) would be sent, {stats.failed} would fail; nothing was sent"
         if stats.failed:
-            raise ImportEnded(f"dry run of {_named(self.request.file)}: {line}", ExitCode.VALIDATION, summary)
-        return ImportReport(f"Dry run of {_named(self.request.file)}: {line}.", summary)
+            raise ImportEnded(f"dry run of {named(self.request.file)}: {line}", ExitCode.VALIDATION, summary)
+        return ImportReport(f"Dry run of {named(self.request.file)}: {line}.", summary)
 
     def _import(self, records: RecordFile, duplicates: DuplicateIndex | None, state: StateStore | None) -> ImportReport:
         request = self.request
-        journal = Journal(self._journal_path, request.target.reference, durable_in_flight=request.target.sends_surveys)
-        failed_path = self._failed_path(records)
-        resuming = self._start_journal(journal)
+        journal = Journal(self._files.journal_path, request.destination, durable_in_flight=self._kind == Kind.EVENT)
+        failed_path = self._files.failed_path(records)
+        resuming = self._files.start_journal(journal)
         if not resuming:
             remove_regular_file(failed_path)  # a fresh run's failed file holds only its own rows
         failed = FailedFile(
@@ -251,18 +161,16 @@ class ImportRun:
         )
         results = ResultsFile(request.results_path) if request.results_path else None
         try:
-            if resuming:
-                self._say_what_changed(journal)
-            journal.begin_run(self._fingerprint)
+            resend = self._files.say_what_changed(journal) if resuming else set()
+            journal.begin_run(self._files.fingerprint)
             importer = self._importer_for(
                 records,
-                journal=journal,
+                delivery=Delivery(
+                    self._kind, journal=journal, state=state, resume=resuming, full=request.full, resend=resend
+                ),
                 failed=failed,
-                resume=resuming,
-                sends_surveys=request.target.sends_surveys,
                 on_changed_input=self._changed_during_run if request.file == "-" else None,
                 results=results,
-                state=state,
                 superseded=duplicates.superseded
                 if duplicates is not None and request.duplicates == DuplicatePolicy.LAST
                 else None,
@@ -281,56 +189,6 @@ class ImportRun:
             # are simply sent again on --resume.
             with contextlib.suppress(JournalError):
                 journal.close()
-
-    def _refuse_shared_paths(self, records: RecordFile) -> None:
-        """Before anything is created, read twice or sent: every output can be opened, and none is the input."""
-        request = self.request
-        writes = not request.dry_run  # a dry run writes no journal or failed file
-        outputs = [
-            (JOURNAL, self._journal_path if writes else None),
-            (FAILED_FILE, self._failed_path(records) if writes else None),
-            (RESULTS_FILE, request.results_path),
-            (STATE, request.state_path),
-            (JUNIT, request.junit_path),
-        ]
-        check_outputs(request.file, [Output(role, path) for role, path in outputs if path is not None])
-
-    def _refuse_an_unfinished_journal(self) -> None:
-        """An earlier run's journal and neither --resume nor --restart: say how that run ended, and the choices."""
-        request = self.request
-        journal = Journal(self._journal_path, request.target.reference)
-        if not journal.exists() or request.resume or request.restart:
-            return
-        try:
-            journal.open(create=False)
-            what = journal.describe()
-        finally:
-            journal.close()
-        raise UsageError(
-            f"journal {journal.path} exists: {what}",
-            hint="pass --resume to send only the rows not yet accepted (rows that failed stay failed), "
-            "or --restart to discard the journal and send every row",
-        )
-
-    def _start_journal(self, journal: Journal) -> bool:
-        """Open the journal under the resume rules; True when this run resumes an earlier one."""
-        request = self.request
-        if journal.exists() and request.restart:
-            journal.remove()
-        existed = journal.exists()  # without --resume or --restart, run() has refused it already
-        journal.open(create=True)
-        return existed and request.resume
-
-    def _say_what_changed(self, journal: Journal) -> None:
-        """Before sending: how many journaled rows the input no longer holds as they were."""
-        if self._fingerprint is None or self._journal_saw_this_input:
-            return  # stdin cannot be read twice: a changed row is named when the run reaches it
-        changed = count_changed_rows(journal, self.request.file, self.request.read)
-        if changed:
-            self._notice(
-                f"{self.request.file} changed since the journal was written: {changed} journaled row(s) "
-                "no longer match and are sent as new rows"
-            )
 
     def _changed_during_run(self, row_number: int) -> None:
         self._notice(
@@ -384,7 +242,7 @@ class ImportRun:
             )
         journal.remove()
         summary["journal"] = None
-        return ImportReport(f"Imported {_named(self.request.file)}: {line}.", summary)
+        return ImportReport(f"Imported {named(self.request.file)}: {line}.", summary)
 
 
 def progress_line(result: ImportResult) -> str:
@@ -400,39 +258,15 @@ def progress_line(result: ImportResult) -> str:
     return f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, {rate}"
 
 
-def input_fingerprint(path: str) -> str | None:
-    """Size, modification time and the first 64 KiB of a file: when it matches, the pre-pass is skipped."""
-    if path == "-":
-        return None
-    try:
-        info = os.stat(path)
-        with open(path, "rb") as stream:
-            head = hashlib.blake2b(stream.read(1 << 16), digest_size=16).hexdigest()
-    except OSError:
-        return None
-    return f"{info.st_size}:{info.st_mtime_ns}:{head}"
-
-
-def count_changed_rows(journal: Journal, path: str, read: ReadOptions) -> int:
-    """Journaled final rows that the input no longer holds with the same content at the same row."""
-    final = journal.count(SENT) + journal.count(FAILED)
-    matched = 0
-    with RecordFile(path, options=read) as records:
-        for row in records:
-            previous = journal.previous(row.number)
-            if previous is not None and previous[1] in (SENT, FAILED) and previous[0] == row_digest(row):
-                matched += 1
-    return final - matched
-
-
 def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:
     # If it cannot be written, the journal's state stays "running": described as a run that did not finish.
     with contextlib.suppress(JournalError):
         journal.end_run(state, reason)
 
 
-def _named(file: str) -> str:
-    return "stdin" if file == "-" else file
+def _close_state(state: StateStore) -> None:
+    with contextlib.suppress(StateError):  # what was not committed is simply sent again next time
+        state.close()
 
 
 def _no_sender() -> Sender:

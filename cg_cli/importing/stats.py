@@ -100,10 +100,21 @@ class Progress(Protocol):
 
 
 class State(Protocol):
-    """What the service already holds (`--state`): unchanged rows are not sent again."""
+    """What a target already holds (`--state`), per key: the digest of the row it accepted, or of an event
+    that may have arrived. See `delivery.py` for what the keys are."""
 
-    def unchanged(self, key: str, digest: bytes) -> bool: ...
+    def lookup(self, key: str) -> tuple[bytes, bool] | None:
+        """(digest, accepted) for `key`; accepted is False for an event that may have arrived."""
+        ...
+
+    def before_send(self, key: str, event_digest: bytes | None) -> None:
+        """Durably, before a body leaves: forget an entity's key, or mark an event as possibly arrived."""
+        ...
 
     def remember(self, key: str, digest: bytes) -> None: ...
+
+    def mark_uncertain(self, key: str, digest: bytes) -> None: ...
+
+    def forget_uncertain(self, key: str) -> None: ...
 
     def commit(self) -> None: ...

@@ -24,14 +24,13 @@ def check_header(
 
     A renamed column is shown by both names: "Acount Name (column Company)".
     """
-    source = source_header or header
     ignored = set(ignore)
-    names = [h for h, s in zip(header, source, strict=True) if h not in RESERVED_COLUMNS | ignored and s not in ignored]
-    problems = check_fields(mapping, names)
-    renamed = {new: old for old, new in zip(source, header, strict=True) if old != new}
+    columns = list(zip(header, source_header or header, strict=True))
+    names = [h for h, s in columns if h not in RESERVED_COLUMNS | ignored and s not in ignored]
+    renamed = {h: s for h, s in columns if h != s}
     return [
-        Problem(p.row, f"{p.field} (column {renamed[p.field]})", p.problem, p.suggestion) if p.field in renamed else p
-        for p in problems
+        dataclasses.replace(p, field=f"{p.field} (column {renamed[p.field]})") if p.field in renamed else p
+        for p in check_fields(mapping, names)
     ]
 
 
@@ -45,20 +44,24 @@ class ColumnCheck:
 
 def check_columns(mapping: Mapping, records: RecordFile) -> ColumnCheck:
     """The header of an open CSV (and the --set fields) against the mapping, honouring ignore lists."""
-    header, source = records.header or [], records.source_header or records.header or []
+    header = records.header or []
+    source = records.source_header or header
     ignore = records.options.ignore
     problems = check_header(mapping, header, source, ignore)
     constants = list(records.options.constants)
-    problems += [
-        Problem(p.row, f"{p.field} (--set)", p.problem, p.suggestion) for p in check_fields(mapping, constants)
-    ]
+    problems += [dataclasses.replace(p, field=f"{p.field} (--set)") for p in check_fields(mapping, constants)]
     known = set(mapping.fields) | RESERVED_COLUMNS | set(ignore)
     unknown = [s for h, s in zip(header, source, strict=True) if h not in known and s not in known]
     to_ignore = [c for c in unknown if suggest(c, mapping.fields) is None and c not in mapping.ignore]
     line = ""
     if to_ignore:
-        line = "ignore = [" + ", ".join(json.dumps(c, ensure_ascii=False) for c in [*mapping.ignore, *to_ignore]) + "]"
+        line = "ignore = [" + ", ".join(toml_string(c) for c in [*mapping.ignore, *to_ignore]) + "]"
     return ColumnCheck(problems, line)
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, but TOML also refuses a bare DEL (a header can hold one)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def refuse_columns(mapping: Mapping, found: ColumnCheck, what: str) -> CheckFailed:

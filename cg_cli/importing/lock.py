@@ -1,0 +1,95 @@
+"""One writer per journal and per state: a lock file beside it (`PATH.lock`) holding the writer's pid.
+
+The lock is the operating system's (`flock` on POSIX, `msvcrt.locking` on Windows), so it ends with the
+process that held it: a run killed with SIGKILL leaves a file, never a lock. A second process is refused
+at once, naming the file and the pid that holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from cg_cli.errors import UsageError
+
+
+class FileBusy(UsageError):
+    """Another process holds the journal or state."""
+
+
+class WriterLock:
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path  # the journal or state this lock guards
+        self.lock_path = Path(str(path) + ".lock")
+        self._what = what
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Hold the lock, or raise FileBusy at once. Idempotent."""
+        if self.path.exists() and not self.path.is_file():  # never a lock file beside /dev/null or a FIFO
+            raise UsageError(f"{self._what} {self.path} is not a regular file", hint=f"pass another --{self._what}")
+        while self._fd is None:
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise UsageError(f"cannot lock {self._what} {self.path} ({exc.strerror})") from None
+            if not _try_lock(fd):
+                holder = _read_pid(fd)
+                os.close(fd)
+                who = f"process {holder}" if holder else "another process"
+                raise FileBusy(
+                    f"{self._what} {self.path} is in use by {who} (lock {self.lock_path})",
+                    hint="wait for that run to end, or stop it; a second run on one file could send rows twice",
+                )
+            if not _same_file(fd, self.lock_path):  # the holder removed it as we opened it: take the new one
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._fd = fd
+
+    def release(self, *, remove: bool = False) -> None:
+        """Let go; `remove` deletes the lock file first (while held, so no one locks a file that is gone)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        if remove:
+            with contextlib.suppress(OSError):
+                self.lock_path.unlink()
+        os.close(fd)  # closing the descriptor ends the lock
+
+
+def _try_lock(fd: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows runners only
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip() if hasattr(os, "pread") else ""
+        return int(text) if text.isdigit() else None
+    except OSError:
+        return None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
