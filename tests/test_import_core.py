@@ -347,7 +347,7 @@ def test_a_journal_of_an_older_format_is_refused_with_the_way_out() -> None:
     assert run(file, service, restart=True).summary["sent"] == 1
 
 
-def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row() -> None:
+def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row(breaker_on_one_row: None) -> None:
     """Found by the delivery model: row 2 (ACME, v2) was sent, then the file changed under the journal so
     that ACME's last row is row 1 (v1), which the journal saw sent. Skipping it would leave ACME at v2."""
     held: dict[str, str] = {}
@@ -376,7 +376,7 @@ def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row() -> N
     assert held == {"ACME": "v1@x.com", "Gamma": "g@x.com", "Beta": "b@x.com"}
 
 
-def test_an_unchanged_row_is_journaled_so_a_resume_never_sends_it_behind_a_later_row() -> None:
+def test_an_unchanged_row_is_journaled_so_a_resume_never_sends_it_behind_a_later_row(breaker_on_one_row: None) -> None:
     """Found by the delivery model: row 1 was unchanged (the state held it), row 2 of the same account was
     sent, then the run stopped. The resume must not ask the state about row 1 again (it now holds row 2)
     and send row 1 after row 2, which the journal skips."""
