@@ -103,4 +103,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not SystemExit: the interpreter's shutdown puts SIGTERM back to its default first, so a job cancelled
+    # in that instant would end the step as killed although cg finished and the outputs are written.
+    os._exit(exit_code)
