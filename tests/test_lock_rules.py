@@ -7,6 +7,8 @@ two processes do; `test_delivery.py` proves the same across processes.
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,7 +61,9 @@ def test_a_second_writer_is_refused_at_once_naming_the_pid_and_the_lock(held: Wr
     message = str(refused.value)
     assert message == f"state {tmp_path / 's.db'} is in use by process {os.getpid()} (lock {held.lock_path})"
     assert refused.value.exit_code == ExitCode.USAGE
-    assert "wait for that run to end" in (refused.value.hint or "")
+    assert refused.value.hint == (
+        "wait for that run to end, or stop it; a second run on one file could send rows twice"
+    )
     assert (tmp_path / "s.db.lock").read_text() == f"{os.getpid()}\n"  # the holder's pid is left as it was
 
 
@@ -150,3 +154,41 @@ def test_same_file_compares_the_descriptor_with_the_path(tmp_path: Path) -> None
         assert not lock_module._same_file(fd, tmp_path / "gone")
     finally:
         os.close(fd)
+
+
+def test_release_with_remove_lets_go_even_when_the_lock_file_is_already_gone(tmp_path: Path) -> None:
+    writer = WriterLock(tmp_path / "s.db", "state")
+    writer.acquire()
+    writer.lock_path.unlink()  # someone tidied up behind our back
+    writer.release(remove=True)
+    assert not writer.lock_path.exists()
+    again = WriterLock(tmp_path / "s.db", "state")
+    again.acquire()
+    again.release(remove=True)
+
+
+def test_without_pread_the_holder_is_another_process(held: WriterLock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "pread")  # Windows has no pread: the holder is not named, and nothing crashes
+    with pytest.raises(FileBusy, match=r"is in use by another process \(lock "):
+        WriterLock(held.path, "state").acquire()
+
+
+def test_on_windows_one_byte_is_locked_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, int, int]] = []
+    busy = [False]
+
+    def locking(fd: int, mode: int, nbytes: int) -> None:
+        calls.append((fd, mode, nbytes))
+        if busy[0]:
+            raise OSError(36, "Resource deadlock avoided")
+
+    msvcrt = types.ModuleType("msvcrt")
+    msvcrt.LK_NBLCK = 2  # type: ignore[attr-defined]
+    msvcrt.LK_LOCK = 1  # type: ignore[attr-defined]
+    msvcrt.locking = locking  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "msvcrt", msvcrt)
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert lock_module._try_lock(5) is True
+    busy[0] = True
+    assert lock_module._try_lock(6) is False
+    assert calls == [(5, 2, 1), (6, 2, 1)]  # non-blocking (LK_NBLCK), one byte, on the descriptor given
