@@ -204,3 +204,14 @@ def test_workers_on_other_threads_share_one_state(tmp_path: Path) -> None:
     assert not state.unchanged("k1", b"other") and state.unchanged("k49", b"d")
     state.close()
     assert len(stored(path)) == 50
+
+
+def test_a_state_another_run_holds_in_wal_is_waited_for_ten_seconds(tmp_path: Path) -> None:
+    """A reader (records state) or a writer that meets a busy file waits 10 s before it gives up."""
+    state = StateStore(tmp_path / "s.db", "acc")
+    try:
+        assert state._db.execute("PRAGMA busy_timeout").fetchone() == (10000,)
+        assert state._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert state._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL: WAL keeps commits whole
+    finally:
+        state.close()
