@@ -342,6 +342,10 @@ def test_forget_uncertain_only_drops_that_configurations_rows_that_may_have_arri
         state.mark_uncertain("event\0aa", b"\xaa")
         state.remember("event\0bb", b"\xbb")
         state.close()
+    assert [(c.configuration, c.records, c.uncertain) for c in describe_state(path)] == [
+        ("other", 2, 1),
+        ("resp", 2, 1),
+    ]
     assert forget_configuration(path, "resp", only_uncertain=True) == 1
     assert rows_of(path) == {("resp", "event\0bb", b"\xbb", "A"), ("other", "event\0aa", b"\xaa", "U"),
                              ("other", "event\0bb", b"\xbb", "A")}  # fmt: skip
