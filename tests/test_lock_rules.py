@@ -116,6 +116,7 @@ def test_a_lock_that_cannot_be_made_is_a_usage_error_with_the_reason(tmp_path: P
     with pytest.raises(UsageError) as refused:
         WriterLock(path, "state").acquire()
     assert str(refused.value) == f"cannot lock state {path} (No such file or directory)"
+    assert refused.value.hint is None
     assert not isinstance(refused.value, FileBusy)
 
 
@@ -192,3 +193,31 @@ def test_on_windows_one_byte_is_locked_without_waiting(monkeypatch: pytest.Monke
     busy[0] = True
     assert lock_module._try_lock(6) is False
     assert calls == [(5, 2, 1), (6, 2, 1)]  # non-blocking (LK_NBLCK), one byte, on the descriptor given
+
+
+def test_a_symbolic_link_where_the_lock_file_goes_is_refused_and_its_target_left_alone(tmp_path: Path) -> None:
+    """As root, following a planted link would overwrite any file on the machine with a pid."""
+    precious = tmp_path / "precious"
+    precious.write_text("keep me\n")
+    (tmp_path / "s.db.lock").symlink_to(precious)
+    with pytest.raises(UsageError) as refused:
+        WriterLock(tmp_path / "s.db", "state").acquire()
+    assert str(refused.value) == f"cannot lock state {tmp_path / 's.db'} ({tmp_path / 's.db.lock'} is a symbolic link)"
+    assert refused.value.hint == f"remove {tmp_path / 's.db.lock'} if no cg run is using it, or pass another --state"
+    assert refused.value.exit_code == ExitCode.USAGE
+    assert precious.read_text() == "keep me\n"
+
+
+def test_a_fifo_or_a_directory_where_the_lock_file_goes_is_a_usage_error(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "f.db.lock")
+    with pytest.raises(UsageError) as fifo:
+        WriterLock(tmp_path / "f.db", "journal").acquire()
+    assert (
+        str(fifo.value) == f"cannot lock journal {tmp_path / 'f.db'} ({tmp_path / 'f.db.lock'} is not a regular file)"
+    )
+    assert fifo.value.hint == f"remove {tmp_path / 'f.db.lock'} if no cg run is using it, or pass another --journal"
+    (tmp_path / "d.db.lock").mkdir()
+    with pytest.raises(UsageError) as directory:
+        WriterLock(tmp_path / "d.db", "journal").acquire()
+    assert str(directory.value) == f"cannot lock journal {tmp_path / 'd.db'} (Is a directory)"
+    assert directory.value.hint is not None and directory.value.hint.startswith(f"remove {tmp_path / 'd.db.lock'} ")
