@@ -18,6 +18,7 @@ help:
 	@echo "make demo    set up, start the sandbox, push a record through cg, show what arrived"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks against the sandbox, side by side with HTTPie and curl"
+	@echo "make bench-adaptive   only the pace rows: --workers auto beside fixed levels on limited sandboxes"
 	@echo "make soak    the delivery model's random sequences for 10 minutes (SOAK_SECONDS to change)"
 	@echo "make dist    build the sdist and wheel from the tracked files, check them (twine, check-wheel-contents)"
 	@echo "make mutation  mutmut over the rule modules, a score per module (slow; see docs/testing.md)"
@@ -79,6 +80,10 @@ bench: $(STAMP)
 	$(PY) -m compileall -q cg_cli   # measure what an installed cg runs: compiled bytecode
 	$(PY) bench/run.py
 
+bench-adaptive: $(STAMP)
+	$(PY) -m compileall -q cg_cli
+	$(PY) bench/run.py adaptive
+
 soak: $(STAMP)
 	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(PY) -m pytest -q -s -p no:randomly -p no:cacheprovider tests/test_delivery_model.py
 
@@ -122,4 +127,4 @@ demo: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help setup test test-random mutation lint format bench soak demo dist clean
+.PHONY: help setup test test-random mutation lint format bench bench-adaptive soak demo dist clean

@@ -517,6 +517,126 @@ def suggestions(work: Path) -> None:
     )
 
 
+# name, sandbox options (the four services of issue 21)
+SHAPES = (
+    ("50 requests/s, 50 ms", ("--latency", "0.05", "--rate-limit", "50")),
+    ("6 at once (429 beyond), 100 ms", ("--latency", "0.1", "--max-concurrent", "6")),
+    ("queue of 8 (latency grows), 50 ms", ("--latency", "0.05", "--capacity", "8")),
+    ("no limit, 200 ms", ("--latency", "0.2")),
+)
+FIXED = (1, 4, 8, 16, 32, 64)
+
+
+def paced_import(path: Path, env: dict[str, str], url: str, workers: str) -> tuple[float, float, int]:
+    """(rows/s, share of answers that were 429, exit code) of one import against a fresh count."""
+    reset(url)
+    before = stats(url)["limits"]["throttled"]
+    done = subprocess.run(
+        [CG, "records", "import", str(path), "--config", REF, "--workers", workers, "--restart", "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    after = stats(url)
+    throttled = after["limits"]["throttled"] - before
+    share = throttled / after["record_requests"] if after["record_requests"] else 0.0
+    rate = float(json.loads(done.stdout)["rows_per_second"]) if done.stdout.strip() else 0.0
+    return rate, share, done.returncode
+
+
+def adaptive(work: Path) -> None:
+    """`--workers auto` beside fixed levels on each limited service, and a limit that drops mid-run."""
+    rows = 200 if QUICK else 400
+    path = work / "paced.csv"
+    write_accounts(path, rows)
+    for name, options in SHAPES:
+        print(f"records import, {name}: auto beside --workers {', '.join(map(str, FIXED))}", flush=True)
+        with sandbox(*options) as url:
+            env = cg_env(url, work / "cfg-paced")
+            figures = {level: paced_import(path, env, url, str(level)) for level in ("auto", *map(str, FIXED))}
+        auto_rate, auto_share, auto_code = figures.pop("auto")
+        for level, (rate, share, code) in figures.items():
+            line = f"  --workers {level}: {rate:.1f} rows/s, {share:.1%} throttled, exit {code}"
+            print(line, flush=True)
+        best_level, (best, _, _) = max(figures.items(), key=lambda item: item[1][0])
+        open_service = "no limit" in name
+        peer_level, peer = ("64", figures["64"][0]) if open_service else (best_level, best)
+        need = 0.75 if open_service else 0.9
+        met = auto_rate >= need * peer and auto_share <= 0.05 and auto_code == 0
+        add(
+            f"{name}: auto ({auto_share:.1%} throttled, exit {auto_code}) vs --workers {peer_level}"
+            + ("" if open_service else " (the best fixed)"),
+            auto_rate,
+            peer,
+            "rows/s",
+            f"≥ {need}×, ≤ 5 % throttled, exit 0",
+            met,
+            f"--workers {peer_level}",
+        )
+        for level, (rate, share, code) in figures.items():
+            ROWS.append(
+                Row(
+                    f"{name}: --workers {level}",
+                    f"{rate:.1f} rows/s",
+                    f"{share:.1%} throttled",
+                    "",
+                    "figure",
+                    f"exit {code}",
+                )
+            )
+    print("records import, no limit, 50 ms: auto vs --workers 32", flush=True)
+    with sandbox("--latency", "0.05") as url:
+        env = cg_env(url, work / "cfg-paced")
+        big = work / "paced-big.csv"
+        write_accounts(big, 1000 if QUICK else 2000)
+        auto = paced_import(big, env, url, "auto")
+        fixed = paced_import(big, env, url, "32")
+    add(
+        "no limit, 50 ms: auto vs --workers 32",
+        auto[0],
+        fixed[0],
+        "rows/s",
+        "≥ 0.9×",
+        auto[0] >= 0.9 * fixed[0],
+        "--workers 32",
+    )
+    drop_and_recover(work)
+
+
+def drop_and_recover(work: Path) -> None:
+    """100/s, then 25/s for a while, then 100/s again, while one import runs."""
+    print("records import, a limit that drops from 100/s to 25/s and recovers", flush=True)
+    rows = 600 if QUICK else 1200
+    path = work / "drop.csv"
+    write_accounts(path, rows)
+    with sandbox("--latency", "0.05", "--rate-limit", "100") as url:
+        env = cg_env(url, work / "cfg-drop")
+
+        def limit(rate: float) -> None:
+            body = json.dumps({"rate_limit": rate}).encode()
+            urllib.request.urlopen(urllib.request.Request(url + "/_sandbox/limits", data=body, method="POST")).close()
+
+        import threading
+
+        timers = [threading.Timer(2.0, limit, (25,)), threading.Timer(8.0, limit, (100,))]
+        for timer in timers:
+            timer.start()
+        rate, share, code = paced_import(path, env, url, "auto")
+        for timer in timers:
+            timer.join()
+    # The ideal: 2 s at 100/s, 6 s at 25/s, the rest at 100/s.
+    ideal_seconds = 2 + 6 + max(0.0, (rows - 200 - 150) / 100)
+    add(
+        f"limit 100/s → 25/s (2–8 s) → 100/s: auto, {share:.1%} throttled, exit {code}",
+        rate,
+        rows / ideal_seconds,
+        "rows/s",
+        "exit 0, ≤ 10 % throttled",
+        code == 0 and share <= 0.10,
+        "ideal",
+    )
+
+
 def table() -> str:
     lines = [
         f"Measured {dt.date.today().isoformat()} on {os.cpu_count()} cores, Python "
@@ -553,6 +673,7 @@ def main() -> None:
         resume_memory(work)
         incremental(work)
         suggestions(work)
+        adaptive(work)
     text = table()
     print()
     print(text)

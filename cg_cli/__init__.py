@@ -3,7 +3,7 @@
 import os
 import sys
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def _interrupted_quietly(kind: type[BaseException], value: BaseException, traceback: object) -> None:

@@ -84,6 +84,15 @@ class NetworkError(CgError):
         self.maybe_delivered = maybe_delivered
 
 
+class Throttled(NetworkError):
+    """429, or 503 with Retry-After: the service turned the request away unprocessed and said when to come
+    back (`retry_after` seconds; None when it did not say). Sending the same body again is safe."""
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
 class ApiValidationError(CgError):
     """The API answered 422: the record was refused, with field errors."""
 

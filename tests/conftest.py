@@ -122,6 +122,16 @@ def config_dir(clean_env: Path) -> Path:
 
 
 @pytest.fixture
+def breaker_on_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One row that keeps failing is sent often enough to open the breaker (5 failures), without waiting:
+    a service that is down from that row on, in a test with a few rows."""
+    from cg_cli.importing import concurrency
+
+    monkeypatch.setattr(concurrency, "ROW_ATTEMPTS", 5)
+    monkeypatch.setattr(concurrency, "ROW_RETRY_WAIT", 0.0)
+
+
+@pytest.fixture
 def sandbox(outputs: Outputs) -> Iterator[SandboxHandle]:
     server = start_sandbox()
     yield SandboxHandle(server)

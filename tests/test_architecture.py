@@ -69,3 +69,15 @@ def test_the_rule_sees_an_upward_import(tmp_path: Path) -> None:
         "from cg_cli.importing.journal import Journal\nif TYPE_CHECKING:\n    import cg_cli.sandbox.server\n"
     )
     assert runtime_imports(planted) == {"cg_cli.importing.journal.Journal"}
+
+
+def test_no_module_over_450_lines_and_no_class_over_250() -> None:
+    too_big = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 450:
+            too_big.append(f"{path.relative_to(PACKAGE)}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno and node.end_lineno - node.lineno + 1 > 250:
+                too_big.append(f"{path.relative_to(PACKAGE)}: class {node.name}")
+    assert too_big == []

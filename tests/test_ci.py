@@ -79,7 +79,7 @@ def test_a_stopped_import_still_writes_the_summary(cg, server: Any, github: Path
     sandbox.fault(status=500, count=10)
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--retries", "0")
     assert result.exit_code == 5
-    assert "### cg records import `a.csv`: stopped\\: the records service answered 500" in github.read_text()
+    assert "### cg records import `a.csv`: stopped\\: the service fails persistently" in github.read_text()
 
 
 def test_nothing_of_this_without_github_actions(cg, server: Any, tmp_path: Path, monkeypatch) -> None:

@@ -104,11 +104,11 @@ def test_a_state_made_on_one_host_skips_nothing_on_another(cg, server: Any) -> N
     )
 
 
-def test_a_journal_from_another_host_is_refused_naming_both(cg, server: Any) -> None:
+def test_a_journal_from_another_host_is_refused_naming_both(cg, server: Any, breaker_on_one_row: None) -> None:
     first = server()
     Path("a.csv").write_text("Account Name,First Name\nACME,Joe\nBeta,Ann\n")
-    first.fault(status=500, body='{"message": "boom"}')
-    stopped = cg("records", "import", "a.csv", "--mapping", "accounts", "--workers", "1")
+    first.fault(status=500, body='{"message": "boom"}', count=5)  # down: the breaker opens on the first row
+    stopped = cg("records", "import", "a.csv", "--mapping", "accounts", "--workers", "1", "--retries", "0")
     assert stopped.exit_code == 5
     second = server()
     resumed = cg("records", "import", "a.csv", "--mapping", "accounts", "--resume")
@@ -119,12 +119,14 @@ def test_a_journal_from_another_host_is_refused_naming_both(cg, server: Any) -> 
     assert restarted.exit_code == 0 and len(second.records()) == 2  # the other host gets every row
 
 
-def test_an_answer_lost_forgets_the_state_so_the_old_value_goes_again(cg, server: Any) -> None:
+def test_an_answer_lost_forgets_the_state_so_the_old_value_goes_again(
+    cg, server: Any, breaker_on_one_row: None
+) -> None:
     sandbox = server()
     Path("a.csv").write_text("Account Name,Email\nACME,old@x.com\n")
     assert cg("records", "import", "a.csv", "--mapping", "accounts", "--state", "s.db").exit_code == 0
     Path("a.csv").write_text("Account Name,Email\nACME,new@x.com\n")
-    sandbox.fault(drop_after=True)  # the service stores it, the answer never comes
+    sandbox.fault(drop_after=True, count=5)  # the service stores it, the answer never comes (each attempt)
     lost = cg("records", "import", "a.csv", "--mapping", "accounts", "--state", "s.db", "--retries", "0")
     assert lost.exit_code == 5, lost.output
     assert sandbox.records()[-1]["record"]["Email"] == "new@x.com"

@@ -102,7 +102,9 @@ def test_the_nightly_file_reused_with_new_rows_sends_every_new_row() -> None:
     assert not Path("export.csv.cg-journal").exists()
 
 
-def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped() -> None:
+def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped(
+    breaker_on_one_row: None,
+) -> None:
     service = FakeService()
     file = accounts_csv(Path("a.csv"), ["A", "B", "C", "D"])
     journal = Journal(Path("a.csv.cg-journal"), Destination("acc-ref"))
@@ -110,7 +112,7 @@ def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped() -> None:
     assert report.summary["sent"] == 4
     service.delivered.clear()
     service.fail = {"C": NetworkError("down", status=503)}
-    assert ended(file, service, workers=1).exit_code == ExitCode.NETWORK
+    assert ended(file, service, workers=1).exit_code == ExitCode.NETWORK  # C's failures open the breaker
     journaled = journal_rows(journal.path)
     assert journaled[1] == journaled[2] == "S" and 3 not in journaled  # D may have gone before the stop
     d_before = service.delivered["D"]
@@ -120,7 +122,7 @@ def test_a_row_inserted_at_the_top_is_new_and_nothing_is_skipped() -> None:
     assert service.delivered == Counter({"A": 2, "B": 2, "New": 1, "C": 1, "D": d_before + 1})  # resent, never skipped
 
 
-def test_resume_skips_unchanged_rows_only() -> None:
+def test_resume_skips_unchanged_rows_only(breaker_on_one_row: None) -> None:
     service = FakeService(fail={"C": NetworkError("down", status=503)})
     file = accounts_csv(Path("a.csv"), ["A", "B", "C", "D"])
     assert ended(file, service, workers=1).exit_code == ExitCode.NETWORK
@@ -345,7 +347,7 @@ def test_a_journal_of_an_older_format_is_refused_with_the_way_out() -> None:
     assert run(file, service, restart=True).summary["sent"] == 1
 
 
-def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row() -> None:
+def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row(breaker_on_one_row: None) -> None:
     """Found by the delivery model: row 2 (ACME, v2) was sent, then the file changed under the journal so
     that ACME's last row is row 1 (v1), which the journal saw sent. Skipping it would leave ACME at v2."""
     held: dict[str, str] = {}
@@ -374,7 +376,7 @@ def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row() -> N
     assert held == {"ACME": "v1@x.com", "Gamma": "g@x.com", "Beta": "b@x.com"}
 
 
-def test_an_unchanged_row_is_journaled_so_a_resume_never_sends_it_behind_a_later_row() -> None:
+def test_an_unchanged_row_is_journaled_so_a_resume_never_sends_it_behind_a_later_row(breaker_on_one_row: None) -> None:
     """Found by the delivery model: row 1 was unchanged (the state held it), row 2 of the same account was
     sent, then the run stopped. The resume must not ask the state about row 1 again (it now holds row 2)
     and send row 1 after row 2, which the journal skips."""

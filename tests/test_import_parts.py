@@ -176,12 +176,13 @@ def send(error: Exception | None) -> Outcome:
         (ApiValidationError("invalid", {"record.Email": ["bad"]}), status.FAILED, False),
         (NetworkError("404", status=404), status.FAILED, False),
         (NetworkError("may have arrived", maybe_delivered=True), status.FAILED, False),
-        (NetworkError("down", status=503), status.NOT_SENT, True),
-        (NetworkError("throttled", status=429), status.NOT_SENT, True),
+        (NetworkError("down", status=503), status.NOT_SENT, True),  # every attempt: the breaker opens
         (AuthError("refused"), status.NOT_SENT, True),
     ],
 )
-def test_what_an_answer_means_for_the_row(error: Exception | None, expected: str, stops: bool) -> None:
+def test_what_an_answer_means_for_the_row(
+    error: Exception | None, expected: str, stops: bool, breaker_on_one_row: None
+) -> None:
     outcome = send(error)
     assert outcome.status == expected
     assert (outcome.stop is not None) == stops
@@ -227,7 +228,7 @@ def test_full_with_a_state_is_fine() -> None:
 # -- Importer: a stop holds back the rest of the stopped row's key ------------------------------------
 
 
-def test_a_row_that_stops_the_run_never_lets_a_later_row_of_its_key_go_first() -> None:
+def test_a_row_that_stops_the_run_never_lets_a_later_row_of_its_key_go_first(breaker_on_one_row: None) -> None:
     """Row 2 (key A) meets a 500 while row 1 (key X) is still out: row 3 (key A) must not be sent, or
     the service would hold row 3 while a resume sends row 2 after it (an account left on an earlier row)."""
     import json

@@ -55,7 +55,7 @@ def test_forget_drops_an_in_flight_mark_and_nothing_else() -> None:
     assert journal_rows(Path("j.db")) == {2: IN_FLIGHT, 3: SENT, 4: FAILED}
 
 
-def test_a_survey_row_stopped_before_it_left_is_sent_on_resume_not_reported() -> None:
+def test_a_survey_row_stopped_before_it_left_is_sent_on_resume_not_reported(breaker_on_one_row: None) -> None:
     """The service goes down at row 2 (exit 5): row 2 was marked in flight, never left, and its mark is cleared."""
     Path("r.jsonl").write_text("".join(json.dumps({"Email": f"p{i}@x.com"}) + "\n" for i in range(1, 4)))
     down = FakeService(fail={"p2@x.com": NetworkError("connection refused")})

@@ -73,8 +73,8 @@ CASES: dict[str, tuple[tuple[str, ...], int]] = {
 FAILURE = {"exit_code", "error", "hint"}
 IMPORT = {
     "sent", "failed", "skipped", "sent_earlier", "failed_earlier", "changed_since_journal", "maybe_arrived",
-    "unchanged", "superseded", "elapsed_seconds", "rows_per_second", "interrupted", "failed_file", "journal",
-    "results_file", "stopped_by", "first_failures", "duplicate_keys",
+    "unchanged", "superseded", "elapsed_seconds", "rows_per_second", "throttled", "settled_in_flight",
+    "interrupted", "failed_file", "journal", "results_file", "stopped_by", "first_failures", "duplicate_keys",
 }  # fmt: skip
 DRY_RUN = {"dry_run", "would_send", "would_fail", "problems", "problems_truncated"}
 # The keys each document carries besides `ok` (and, on failure, `exit_code`, `error`, `hint`): what scripts read.

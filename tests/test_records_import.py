@@ -104,7 +104,7 @@ def test_service_down_exits_5_then_resume_completes_exactly_once(cg, server) -> 
     sandbox.fault(status=503, count=50)
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--workers", "2", "--retries", "1")
     assert result.exit_code == 5
-    assert "stopped: the records service answered 503" in result.stderr
+    assert "stopped: the service fails persistently" in result.stderr and "answered 503" in result.stderr
     assert "--resume" in result.stderr
     sandbox.post("/_sandbox/reset")  # the service is back
     sandbox.post("/_sandbox/faults", [])

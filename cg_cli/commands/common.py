@@ -179,7 +179,9 @@ def settings_for(
 MAX_TIMEOUT = 3600.0
 
 
-def http_options(timeout: float, retries: int, *, resend_after_send: bool = True) -> HttpOptions:
+def http_options(
+    timeout: float, retries: int, *, resend_after_send: bool = True, pass_throttling: bool = False
+) -> HttpOptions:
     from cg_cli.config.settings import HttpOptions
     from cg_cli.errors import UsageError
 
@@ -187,7 +189,9 @@ def http_options(timeout: float, retries: int, *, resend_after_send: bool = True
         raise UsageError(f"--timeout must be a number of seconds above 0 and up to {MAX_TIMEOUT:g}, not {timeout}")
     if retries < 0:
         raise UsageError("--retries must be 0 or more")
-    return HttpOptions(timeout=timeout, retries=retries, resend_after_send=resend_after_send)
+    return HttpOptions(
+        timeout=timeout, retries=retries, resend_after_send=resend_after_send, pass_throttling=pass_throttling
+    )
 
 
 def token_command(state: AppState) -> str:

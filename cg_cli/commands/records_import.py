@@ -90,7 +90,15 @@ def import_records(
             "--results", help="Write each row's outcome here, in input order (CSV or .jsonl).", metavar="PATH"
         ),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Parallel requests.", min=1, max=64, metavar="N")] = 4,
+    workers: Annotated[
+        str,
+        typer.Option(
+            "--workers",
+            help="Requests in flight: auto finds what the service sustains (up to 64); N is a ceiling.",
+            metavar="auto|N",
+            callback=_workers_option,
+        ),
+    ] = "auto",
     rate: Annotated[
         float | None,
         typer.Option("--rate", help="At most this many requests per second overall.", min=0.01, metavar="PER_SECOND"),
@@ -120,12 +128,14 @@ def import_records(
 
     Exit codes: 0 every row accepted (in this run or, with --resume, an
     earlier one); 6 some rows failed (see the failed file); 5 the service
-    stayed unreachable (the rest is resumable); 4 the header check failed;
+    failed persistently (the rest is resumable; throttling alone never ends a run);
+    4 the header check failed;
     3 credentials refused; 2 bad input, or the journal cannot be written;
     130 interrupted; 143 terminated (SIGTERM).
     """
     from cg_cli.config.targets import resolve_target
     from cg_cli.errors import CheckFailed, ImportEnded, UsageError
+    from cg_cli.importing.concurrency import parse_workers
     from cg_cli.importing.duplicates import DuplicatePolicy
     from cg_cli.importing.run import ImportRequest, ImportRun
     from cg_cli.output.progress import progress_for
@@ -144,7 +154,7 @@ def import_records(
         results_path=results,
         state_path=state,
         full=full,
-        workers=workers,
+        workers=parse_workers(workers),
         rate=rate,
         failed_path=failed,
         journal_path=journal,
@@ -154,7 +164,7 @@ def import_records(
         junit_path=junit,
         where=None if dry_run and state is None else _destination(settings, target.reference),
     )
-    options = http_options(timeout, retries, resend_after_send=not target.sends_surveys)
+    options = http_options(timeout, retries, resend_after_send=not target.sends_surveys, pass_throttling=True)
     new_sender = None if dry_run else _sender_factory(settings, options)
     run = ImportRun(request, new_sender, progress=None if render.quiet() else progress_for, notice=render.note)
     try:
@@ -174,6 +184,18 @@ def import_records(
     render.note(report.message)
 
 
+def _workers_option(value: str) -> str:
+    """--workers auto or 1..64, checked as Typer checks its own options (a usage error naming the option)."""
+    from cg_cli.errors import UsageError
+    from cg_cli.importing.concurrency import parse_workers
+
+    try:
+        parse_workers(value)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.message.removeprefix("--workers must be ")) from None
+    return value
+
+
 def _destination(settings: Settings, reference: str) -> Destination:
     """Where the rows go: what the journal and the state are bound to."""
     from cg_cli.importing.delivery import Destination
@@ -186,7 +208,7 @@ def _sender_factory(settings: Settings, options: HttpOptions) -> Callable[[], Se
     from cg_cli.service.auth import token_provider
 
     records_url = settings.records_url()
-    tokens = token_provider(settings, options)
+    tokens = token_provider(settings, options._replace(pass_throttling=False))  # the token service retries its 429s
     tokens.get()
 
     def new_sender() -> Sender:

@@ -21,6 +21,11 @@ Examples:
   cg sandbox --port 0 --mappings-file cg-mappings.toml
   cg sandbox --write-mappings cg-mappings.toml   # then --mapping accounts
   cg sandbox --token-ttl 5 --latency 0.05   # short tokens, a slow service
+  cg sandbox --latency 0.1 --max-concurrent 6   # 429 beyond 6 at once
+  cg sandbox --rate-limit 50 --chaos 0.05   # 429 beyond 50/s, 5 % faults
+\b
+Change a limit while it runs (null lifts it):
+  curl -X POST $CG_API_URL/_sandbox/limits -d '{"rate_limit": 25}'
 """
 
 
@@ -43,6 +48,22 @@ def sandbox(
     latency: Annotated[
         float, typer.Option("--latency", help="Seconds added to every PUT.", min=0.0, metavar="SECONDS")
     ] = 0.0,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option("--rate-limit", help="429 (Retry-After: 1) beyond N PUTs per second.", min=0.01, metavar="N"),
+    ] = None,
+    max_concurrent: Annotated[
+        int | None,
+        typer.Option("--max-concurrent", help="429 (Retry-After: 1) beyond N PUTs at once.", min=1, metavar="N"),
+    ] = None,
+    capacity: Annotated[
+        int | None,
+        typer.Option("--capacity", help="Work on N PUTs at once; the rest wait (latency grows).", min=1, metavar="N"),
+    ] = None,
+    chaos: Annotated[
+        float,
+        typer.Option("--chaos", help="Share of PUTs answered 500, 502, 503 or a dropped connection.", metavar="P"),
+    ] = 0.0,
     log_requests: Annotated[bool, typer.Option("--log", help="Log every request on stderr.")] = False,
     write_mappings: Annotated[
         Path | None,
@@ -57,11 +78,13 @@ def sandbox(
 
     It answers as CustomerGauge documents (tokens that expire, 401, 422 with
     field errors, unknown fields dropped silently). GET /_sandbox/records shows
-    what it accepted; POST /_sandbox/faults queues faults. Ctrl-C stops it.
+    what it accepted; POST /_sandbox/faults queues faults; POST /_sandbox/limits
+    changes the limits while it runs. Ctrl-C stops it.
     """
     from cg_cli.config.settings import LOOPBACK_HOSTS
     from cg_cli.errors import UsageError
     from cg_cli.records.mappings import check_mapping, load_mappings
+    from cg_cli.sandbox.limits import LIMIT_KEYS
     from cg_cli.sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MAPPINGS, Sandbox
 
     if host not in LOOPBACK_HOSTS:
@@ -69,6 +92,10 @@ def sandbox(
     for option, value in (("--token-ttl", token_ttl), ("--latency", latency)):
         if not math.isfinite(value) or value > 86_400:
             raise UsageError(f"{option} must be a number of seconds up to 86400, not {value}")
+    if not (math.isfinite(chaos) and 0 <= chaos <= 1):
+        raise UsageError(f"--chaos must be a share from 0 to 1 (0.05 is 5 %), not {chaos}")
+    if rate_limit is not None and not math.isfinite(rate_limit):
+        raise UsageError(f"--rate-limit must be a number of requests per second, not {rate_limit}")
     client_id, client_secret = DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
     if client is not None:
         client_id, sep, client_secret = client.partition(":")
@@ -94,6 +121,10 @@ def sandbox(
             mappings=mappings,
             token_ttl=token_ttl,
             latency=latency,
+            rate_limit=rate_limit,
+            max_concurrent=max_concurrent,
+            capacity=capacity,
+            chaos=chaos,
             log_requests=log_requests,
         )
     except OSError as exc:
@@ -116,6 +147,10 @@ def sandbox(
     render.note(f"cg sandbox listening on {server.url}; configurations {source}:")
     for m in mappings:
         render.note(f"  {m.name}: reference {m.reference} ({m.type}; {', '.join(m.fields)})")
+    limits = server.state.limits.as_json()
+    shown = [f"{key.replace('_', '-')} {limits[key]:g}" for key in LIMIT_KEYS if limits[key]]
+    if shown:
+        render.note(f"limits: {', '.join(shown)} (POST /_sandbox/limits changes them)")
     render.note("Accepted records: GET /_sandbox/records. Ctrl-C stops.")
     try:
         server.serve_forever()

@@ -56,6 +56,8 @@ class HttpOptions(NamedTuple):
     retries: int = C.DEFAULT_RETRIES
     # False for survey mappings: never resend once the request may have arrived.
     resend_after_send: bool = True
+    # records import: a 429 (or 503 with Retry-After) goes straight to the caller, which paces the whole run.
+    pass_throttling: bool = False
 
 
 class Credentials(NamedTuple):

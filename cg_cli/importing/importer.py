@@ -46,7 +46,7 @@ class Importer:
         failed: FailedFile | None = None,
         results: ResultsFile | None = None,
         superseded: Callable[[int], bool] | None = None,
-        workers: int = 4,
+        workers: int | None = 4,  # None: adaptive (`--workers auto`); else a ceiling
         rate: float | None = None,
         dry_run: bool = False,
         progress: Progress | None = None,
@@ -78,10 +78,11 @@ class Importer:
             failed=failed,
             results=results,
             progress=progress,
+            pace=lambda final: self._workers.copy_pace(self.result.stats, final),
         )
         self._pending = 0  # jobs given to the workers, outcome not yet back
         self._ready: deque[Job] = deque()  # released by `_order`, to be given to the workers
-        self._room = 64 * workers + 256  # rows held back (blocked or out of order) before reading pauses
+        self._room = 64 * self._workers.count + 256  # rows held back (blocked or out of order) before reading pauses
 
     def request_stop(self, signal_name: str = "SIGINT") -> None:
         """A first Ctrl-C or SIGTERM: take no new rows, let the ones in flight finish.
@@ -119,7 +120,7 @@ class Importer:
         self._workers.close()
         self._recorder.flush(final=True)
         self.result.stats.finished = time.monotonic()
-        self._recorder.report()
+        self._recorder.report(final=True)
         if failure is not None:
             raise failure
         return self.result

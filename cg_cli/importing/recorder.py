@@ -30,8 +30,10 @@ class OutcomeRecorder:
         failed: FailedFile | None = None,
         results: ResultsFile | None = None,
         progress: Progress | None = None,
+        pace: Callable[[bool], None] | None = None,
     ) -> None:
         self.result = result
+        self._pace = pace  # copies the run's pace (level, throttled) into the stats; True: the final figures
         self._stop_with = stop_with
         self._failed = failed
         self._results = results
@@ -63,7 +65,9 @@ class OutcomeRecorder:
             self._next_row += 1
             self._record_reporting(outcome)
 
-    def report(self) -> None:
+    def report(self, *, final: bool = False) -> None:
+        if self._pace is not None:
+            self._pace(final)
         if self._progress is not None:
             self._progress.update(self.result.stats)
 

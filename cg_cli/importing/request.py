@@ -44,7 +44,7 @@ class ImportRequest:
     results_path: Path | None = None
     state_path: Path | None = None  # --state: skip records the service already holds unchanged
     full: bool = False  # --full: send every row anyway, still updating the state
-    workers: int = 4
+    workers: int | None = None  # None: adaptive (--workers auto); else a ceiling
     rate: float | None = None
     failed_path: Path | None = None
     journal_path: Path | None = None

@@ -28,6 +28,7 @@ from cg_cli.importing.recorder import MAX_KEPT_PROBLEMS
 from cg_cli.importing.request import ImportFiles, ImportRequest, input_fingerprint
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
+from cg_cli.importing.stats import pace_words
 from cg_cli.records.readers import RecordFile
 
 SIGNAL_EXIT_CODES = {"SIGINT": ExitCode.INTERRUPTED, "SIGTERM": ExitCode.TERMINATED}
@@ -253,9 +254,8 @@ def progress_line(result: ImportResult) -> str:
         earlier += f", {stats.unchanged} unchanged"
     if stats.superseded:
         earlier += f", {stats.superseded} superseded (a later row has the same key)"
-    return (
-        f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, {stats.rows_per_second:.0f} rows/s"
-    )
+    rate = f"{pace_words(stats)}{stats.rows_per_second:.0f} rows/s"
+    return f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, {rate}"
 
 
 def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:

@@ -1,9 +1,8 @@
 """The counts of an import run and how they read as JSON; the parts a run plugs in
-(a sender, a progress display, a state) and its rate limit."""
+(a sender, a progress display, a state). Its pace (level, rate, breaker) is concurrency.py's."""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,6 +22,10 @@ class ImportStats:
     valid: int = 0  # dry run: rows that would be sent
     changed: int = 0  # --resume: journaled rows whose content no longer matches (sent as new)
     maybe_arrived: int = 0  # --resume: survey rows in flight when a run was killed; reported, not sent
+    throttled: int = 0  # answers that said "slow down" (429, 503 with Retry-After); those rows went again
+    in_flight: int = 0  # requests on their way now
+    level: int = 0  # requests allowed in flight now
+    settled_at: int | None = None  # the level most requests went at
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -71,8 +74,17 @@ def summary_json(result: ImportResult) -> dict[str, Any]:
         "maybe_arrived": stats.maybe_arrived,
         "elapsed_seconds": round(stats.elapsed, 3),
         "rows_per_second": round(stats.rows_per_second, 1),
+        "throttled": stats.throttled,
+        "settled_in_flight": stats.settled_at,
         "interrupted": result.interrupted,
     }
+
+
+def pace_words(stats: ImportStats) -> str:
+    """`throttled 12×, settled at 6 in flight, ` for a summary line ("" before anything was sent)."""
+    throttled = f"throttled {stats.throttled}×, " if stats.throttled else ""
+    settled = f"settled at {stats.settled_at} in flight, " if stats.settled_at is not None else ""
+    return throttled + settled
 
 
 class Sender(Protocol):
@@ -106,24 +118,3 @@ class State(Protocol):
     def forget_uncertain(self, key: str) -> None: ...
 
     def commit(self) -> None: ...
-
-
-class RateLimiter:
-    """Spaces requests evenly so that all workers together stay under `per_second`."""
-
-    def __init__(self, per_second: float | None) -> None:
-        self._interval = 1.0 / per_second if per_second else 0.0
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-
-    def wait(self, stop: threading.Event) -> bool:
-        """Wait for this request's slot; False when the run was stopped meanwhile."""
-        if not self._interval:
-            return not stop.is_set()
-        with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now)
-            self._next = slot + self._interval
-        if slot > now and stop.wait(slot - now):
-            return False
-        return not stop.is_set()

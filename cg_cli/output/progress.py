@@ -31,7 +31,7 @@ class PlainProgress:
         of_total = f"/{self._total}" if self._total else ""
         err(
             f"{self._label}: {stats.done}{of_total} rows ({stats.sent} sent, {stats.failed} failed, "
-            f"{stats.skipped} skipped), {stats.rows_per_second:.0f} rows/s"
+            f"{stats.skipped} skipped), {pace(stats)}, {stats.rows_per_second:.0f} rows/s"
         )
 
     def close(self) -> None:
@@ -48,19 +48,28 @@ class BarProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[failed]} failed"),
+            TextColumn("{task.fields[pace]}"),
             TextColumn("{task.fields[rate]:.0f} rows/s"),
             TimeRemainingColumn(),
             console=Console(file=sys.stderr, markup=False, highlight=False),
             transient=False,
         )
-        self._task = self._progress.add_task(label, total=total, failed=0, rate=0.0)
+        self._task = self._progress.add_task(label, total=total, failed=0, rate=0.0, pace="")
         self._progress.start()
 
     def update(self, stats: ImportStats) -> None:
-        self._progress.update(self._task, completed=stats.done, failed=stats.failed, rate=stats.rows_per_second)
+        self._progress.update(
+            self._task, completed=stats.done, failed=stats.failed, rate=stats.rows_per_second, pace=pace(stats)
+        )
 
     def close(self) -> None:
         self._progress.stop()
+
+
+def pace(stats: ImportStats) -> str:
+    """`8 in flight` (what the service sustains now), and how often it said "slow down"."""
+    throttled = f", throttled {stats.throttled}×" if stats.throttled else ""
+    return f"{stats.in_flight} in flight{throttled}"
 
 
 def progress_for(label: str, total: int | None) -> PlainProgress | BarProgress:

@@ -3,12 +3,13 @@
 It behaves as CustomerGauge documents: form-only token endpoint, tokens that
 expire, 401 for a missing or expired token, 422 with `message`/`errors`, an
 empty 200, and fields the mapping does not know dropped silently. Under
-`/_sandbox/` it shows what it accepted and takes faults to inject.
+`/_sandbox/` it shows what it accepted, takes faults to inject and limits to
+answer under (control.py, limits.py). This module routes requests and plays
+the two services; wire.py reads and writes HTTP.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import socket
@@ -19,14 +20,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cg_cli.constants import API_BODY_LIMIT
 from cg_cli.records.mappings import Mapping
 from cg_cli.records.values import value_problems
-from cg_cli.sandbox.faults import MAX_FAULT_COUNT, Fault, fault_count
+from cg_cli.sandbox.control import ControlRoutes
+from cg_cli.sandbox.faults import Fault
+from cg_cli.sandbox.limits import Limits
+from cg_cli.sandbox.wire import WireHandler
 
 DEFAULT_CLIENT_ID = "sandbox-client"
 DEFAULT_CLIENT_SECRET = "sandbox-secret"
@@ -40,7 +43,6 @@ DEFAULT_MAPPINGS = (
     Mapping("contacts", "contact", "contact", ("Email", "Phone", "First Name", "Last Name", "Account Name")),
 )
 UNAUTHENTICATED = {"message": "Unauthenticated."}
-MAX_DRAINED = 64 << 20  # a larger body is not even read away: the connection is closed
 INVALID = "The given data was invalid."
 
 
@@ -50,7 +52,7 @@ class SandboxState:
     client_secret: str
     configurations: dict[str, Mapping]
     token_ttl: float = 3600.0
-    latency: float = 0.0
+    limits: Limits = field(default_factory=Limits)
     lock: threading.Lock = field(default_factory=threading.Lock)
     tokens: dict[str, float] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)  # every token ever given out
@@ -73,11 +75,11 @@ class SandboxState:
                 "record_requests": self.record_requests,
                 "records_accepted": len(self.records),
                 "faults_pending": {k: len(v) for k, v in self.faults.items()},
+                "limits": self.limits.as_json(),
             }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(WireHandler):
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -89,49 +91,39 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.state
 
     # --- routing ---------------------------------------------------------
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - http.server names them
         path = urlsplit(self.path).path
-        body = self._read_body()
+        body = self.read_body()
         if body is None:
             return
         if path == "/oauth2/token":
             self._with_faults("token", lambda answer: self._token(body))
-        elif path == "/_sandbox/faults":
-            self._add_faults(body)
-        elif path == "/_sandbox/expire-tokens":
-            with self.state.lock:
-                self.state.tokens.clear()
-            self._send(204)
-        elif path == "/_sandbox/reset":
-            with self.state.lock:
-                self.state.records.clear()
-                self.state.token_requests = self.state.record_requests = 0
-                self.state.token_clients.clear()
-                for queue in self.state.faults.values():
-                    queue.clear()
-            self._send(204)
-        else:
-            self._send_json(404, {"message": "Not Found."})
+        elif not ControlRoutes(self, self.state).post(path, body):
+            self.send_json(404, {"message": "Not Found."})
 
-    def do_PUT(self) -> None:
-        body = self._read_body()
+    def do_PUT(self) -> None:  # noqa: N802 - http.server names them
+        body = self.read_body()
         if body is None:
             return
-        if urlsplit(self.path).path in ("/records/", "/records"):
-            self._with_faults("records", lambda answer: self._records(body, answer))
-        else:
-            self._send_json(404, {"message": "Not Found."})
-
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if path == "/_sandbox/records":
+        if urlsplit(self.path).path not in ("/records/", "/records"):
+            self.send_json(404, {"message": "Not Found."})
+            return
+        limits = self.state.limits
+        retry_after = limits.admit()
+        if retry_after is not None:  # over a limit: turned away unprocessed, as a throttling service does
             with self.state.lock:
-                records = list(self.state.records)
-            self._send_json(200, {"records": records})
-        elif path == "/_sandbox/stats":
-            self._send_json(200, self.state.snapshot())
-        else:
-            self._send_json(404, {"message": "Not Found."})
+                self.state.record_requests += 1
+            self.send_json(429, {"message": "Too Many Attempts."}, {"Retry-After": retry_after})
+            return
+        try:
+            limits.work()
+            self._with_faults("records", lambda answer: self._records(body, answer))
+        finally:
+            limits.leave()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server names them
+        if not ControlRoutes(self, self.state).get(urlsplit(self.path).path):
+            self.send_json(404, {"message": "Not Found."})
 
     # --- the two services -----------------------------------------------
     def _token(self, body: bytes) -> bool:
@@ -139,26 +131,26 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.token_requests += 1
         if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-            self._send_json(400, {"error": "invalid_request", "error_description": "form body expected"})
+            self.send_json(400, {"error": "invalid_request", "error_description": "form body expected"})
             return True
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         with self.state.lock:
             self.state.token_clients.append(form.get("client_id", ""))
         if form.get("grant_type") != "client_credentials":
-            self._send_json(400, {"error": "unsupported_grant_type"})
+            self.send_json(400, {"error": "unsupported_grant_type"})
             return True
         if not (
             secrets.compare_digest(form.get("client_id", ""), self.state.client_id)
             and secrets.compare_digest(form.get("client_secret", ""), self.state.client_secret)
         ):
-            self._send_json(401, {"error": "invalid_client"})
+            self.send_json(401, {"error": "invalid_client"})
             return True
         token = secrets.token_urlsafe(24)
         with self.state.lock:
             self.state.tokens[token] = time.time() + self.state.token_ttl
             self.state.issued.append(token)
         ttl = self.state.token_ttl
-        self._send_json(
+        self.send_json(
             200, {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl) if ttl >= 1 else ttl}
         )
         return True
@@ -167,16 +159,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Handle a PUT; True when an answer was sent (always, unless `answer` is False and it succeeded)."""
         with self.state.lock:
             self.state.record_requests += 1
-        if self.state.latency:
-            time.sleep(self.state.latency)
         if not self._authorised():
-            self._send_json(401, UNAUTHENTICATED)
+            self.send_json(401, UNAUTHENTICATED)
             return True
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
         configuration, record = _parse_record_body(content_type, body)
         errors = self._validate(configuration, record)
         if errors:
-            self._send_json(422, {"message": INVALID, "errors": errors})
+            self.send_json(422, {"message": INVALID, "errors": errors})
             return True
         assert isinstance(configuration, str) and isinstance(record, dict)
         mapping = self.state.configurations[configuration]
@@ -192,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
                 }
             )
         if answer:
-            self._send(200)
+            self.send(200)
         return answer
 
     def _authorised(self) -> bool:
@@ -225,15 +215,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _with_faults(self, target: str, handle: Callable[[bool], bool]) -> None:
         """Answer through `handle(answer)`, unless a queued fault says otherwise."""
         fault = self.state.next_fault(target)
+        if fault is None and target == "records":
+            fault = self.state.limits.chaos_fault()
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is None or not (fault.drop or fault.drop_after or fault.status is not None):
             handle(True)
         elif fault.drop:
-            self._drop()
+            self.drop()
         elif fault.drop_after:
             if not handle(False):
-                self._drop()
+                self.drop()
         elif fault.process:
             if not handle(False):
                 self._answer_fault(target, fault, counted=True)
@@ -251,68 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.state.token_requests += 1
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
         payload = fault.body if fault.body is not None else json.dumps({"message": f"Injected {fault.status}."})
-        self._send(fault.status, payload.encode(), fault.content_type, headers)
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _add_faults(self, body: bytes) -> None:
-        try:
-            data = json.loads(body or b"[]")
-            items = data if isinstance(data, list) else [data]
-            faults = [(Fault.from_json(item), fault_count(item)) for item in items]
-            with self.state.lock:
-                queued = sum(len(q) for q in self.state.faults.values())
-            if queued + sum(count for _, count in faults) > MAX_FAULT_COUNT:
-                raise ValueError(f"at most {MAX_FAULT_COUNT} faults may wait at once")
-        except (ValueError, TypeError, AttributeError) as exc:
-            self._send_json(400, {"message": str(exc)})
-            return
-        with self.state.lock:
-            for fault, count in faults:
-                self.state.faults[fault.target].extend([fault] * count)
-        self._send(204)
-
-    # --- plumbing ------------------------------------------------------------
-    def _read_body(self) -> bytes | None:
-        """The request body, or None after answering 400/411/413 for one the sandbox will not read."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            self._send_json(411, {"message": "Length Required."})
-            return None
-        raw = self.headers.get("Content-Length") or "0"
-        if not raw.isdigit():
-            self.close_connection = True
-            self._send_json(400, {"message": "Bad Content-Length."})
-            return None
-        length = int(raw)
-        if length > API_BODY_LIMIT:
-            self.close_connection = True
-            if length <= MAX_DRAINED:  # read it away first, so the client sees the 413, not a broken pipe
-                remaining = length
-                while remaining > 0 and (chunk := self.rfile.read(min(1 << 16, remaining))):
-                    remaining -= len(chunk)
-            self._send_json(413, {"message": "Payload Too Large."})
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _send_json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data).encode(), "application/json")
-
-    def _send(
-        self, status: int, body: bytes = b"", content_type: str | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        self.send_response(status)
-        if content_type and body:
-            self.send_header("Content-Type", content_type)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
+        self.send(fault.status, payload.encode(), fault.content_type, headers)
 
 
 def _parse_record_body(content_type: str, body: bytes) -> tuple[Any, Any]:
@@ -367,11 +298,22 @@ class Sandbox:
         mappings: tuple[Mapping, ...] | list[Mapping] = DEFAULT_MAPPINGS,
         token_ttl: float = 3600.0,
         latency: float = 0.0,
+        rate_limit: float | None = None,
+        max_concurrent: int | None = None,
+        capacity: int | None = None,
+        chaos: float = 0.0,
         log_requests: bool = False,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.state = SandboxState(
-            client_id, client_secret, {m.reference: m for m in mappings}, token_ttl=token_ttl, latency=latency
+        self.state = SandboxState(client_id, client_secret, {m.reference: m for m in mappings}, token_ttl=token_ttl)
+        self.state.limits.update(
+            {
+                "latency": latency,
+                "rate_limit": rate_limit,
+                "max_concurrent": max_concurrent,
+                "capacity": capacity,
+                "chaos": chaos,
+            }
         )
         self.mappings = tuple(mappings)
         self._server = _Server((host, port), self.state, log_requests)

@@ -10,6 +10,8 @@ import http.client
 import json
 import re
 import ssl
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,12 +25,12 @@ from urllib3.exceptions import (
 )
 
 from cg_cli.config.settings import HttpOptions
-from cg_cli.errors import ApiValidationError, AuthError, NetworkError
+from cg_cli.errors import ApiValidationError, AuthError, NetworkError, Throttled
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# 429 and 503 say the request was turned away unprocessed. A 502 or 504 comes
-# from a gateway that may already have passed the request on, so a survey
-# mapping never retries them: a second send could mean a second survey.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 429 and 503 say the request was turned away unprocessed. A 500, 502 or 504
+# may come after the request was processed (or passed on by a gateway), so a
+# survey mapping never retries them: a second send could mean a second survey.
 UNPROCESSED_STATUSES = frozenset({429, 503})
 EXCERPT = 120
 MAYBE_ARRIVED = "not resent: the record may have arrived, and a survey mapping would send a second survey"
@@ -76,8 +78,13 @@ def validation_error(response: requests.Response) -> ApiValidationError:
 
 def status_error(response: requests.Response, service: str, options: HttpOptions) -> NetworkError:
     status = response.status_code
-    retried = _after(options.retries) if status in RETRY_STATUSES else ""
+    retry_after = response.headers.get("Retry-After")
+    throttled = status == 429 or (status == 503 and retry_after is not None)
+    passed = throttled and options.pass_throttling
+    retried = _after(options.retries) if status in RETRY_STATUSES and not passed else ""
     what = f"the {service} answered {status} {response.reason or ''}".rstrip() + retried + message_suffix(response)
+    if throttled:
+        return Throttled(what, status=status, retry_after=parse_retry_after(retry_after))
     if status >= 500 and status not in UNPROCESSED_STATUSES and not options.resend_after_send:
         # A server error may come after the record was processed: for a survey, report it, never resend it.
         return NetworkError(f"{what}; {MAYBE_ARRIVED}", hint=CHECK_ARRIVED, status=status, maybe_delivered=True)
@@ -109,6 +116,19 @@ def network_error(exc: BaseException, url: str, options: HttpOptions) -> Network
         return NetworkError(f"{what}; {MAYBE_ARRIVED}", hint=CHECK_ARRIVED, maybe_delivered=True)
     retried = _after(options.retries) if not isinstance(cause, MalformedAnswer) else ""
     return NetworkError(what + retried, hint=hint)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _after(retries: int) -> str:

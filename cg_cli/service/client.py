@@ -50,6 +50,13 @@ class _LoggedRetry(Retry):
     """urllib3's Retry: says why it retries, caps Retry-After, never retries a malformed answer."""
 
     reason = ""
+    pass_throttling = False  # set on a subclass: Retry.new() keeps the class, not extra attributes
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        """As urllib3 decides, except that throttling goes to the caller when it paces a whole run."""
+        if self.pass_throttling and (status_code == 429 or (status_code == 503 and has_retry_after)):
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
 
     def increment(
         self,
@@ -89,6 +96,10 @@ class _LoggedRetry(Retry):
         except InvalidHeader:
             return 0.0  # fall back to exponential backoff
         return min(seconds, MAX_RETRY_AFTER)
+
+
+class _PacedRetry(_LoggedRetry):
+    pass_throttling = True
 
 
 class _TrustAdapter(HTTPAdapter):
@@ -138,7 +149,7 @@ def tls_context() -> ssl.SSLContext:
 
 def new_session(options: HttpOptions) -> requests.Session:
     retries = options.retries
-    retry = _LoggedRetry(
+    retry = (_PacedRetry if options.pass_throttling else _LoggedRetry)(
         total=retries,
         connect=retries,
         read=retries if options.resend_after_send else 0,
