@@ -83,6 +83,20 @@ def test_previous_answers_by_row_number_across_slices() -> None:
     journal.close()
 
 
+def test_sent_keys_after_are_the_keys_of_rows_sent_beyond_the_end_of_a_shorter_input() -> None:
+    journal = opened()
+    journal.record(1, b"d1", SENT, b"k-early")
+    journal.record(3, b"d3", SENT, b"k-late")
+    journal.record(4, b"d4", SENT, b"k-late")
+    journal.record(5, b"d5", FAILED, b"k-failed")
+    journal.record(6, b"d6", SENT)  # an event: no key
+    journal.mark_in_flight(7, b"d7")
+    assert journal.sent_keys_after(2) == {b"k-late"}
+    assert journal.sent_keys_after(0) == {b"k-early", b"k-late"}
+    assert journal.sent_keys_after(4) == set()
+    journal.close()
+
+
 def test_a_recorded_outcome_replaces_the_earlier_one() -> None:
     journal = opened()
     journal.mark_in_flight(7, b"d")
@@ -223,6 +237,7 @@ def test_survey_journals_sync_fully_others_normally_both_in_wal(durable: bool, l
         db = journal._conn()
         assert db.execute("PRAGMA synchronous").fetchone() == (level,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA busy_timeout").fetchone() == (5000,)  # a journal another run holds: wait 5 s
     finally:
         journal.close()
 

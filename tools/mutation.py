@@ -212,6 +212,9 @@ def equivalent_reason(module: str, mutant: str, diff: str, config: dict[str, Any
             return str(entry["reason"])
     for rule in config.get("equivalent_rule", []):
         same_but_case = [r.casefold() for r in removed] == [a.casefold() for a in added] and removed != added
+        # A value inside the SQL ('U', a status) is data, not a keyword: its case matters.
+        same_values = [re.findall(r"'[^']*'", r) for r in removed] == [re.findall(r"'[^']*'", a) for a in added]
+        same_but_case = same_but_case and same_values
         if same_but_case and all(re.search(rule["pattern"], line) for line in removed):
             return str(rule["reason"])
     return None

@@ -114,8 +114,7 @@ class Journal:
         self._lock = threading.RLock()
         self._dirty = False
         self._last_commit = 0.0
-        self._slice_start = -1
-        self._slice: dict[int, Previous] = {}
+        self._slice: tuple[int, dict[int, Previous]] | None = None  # the slice read last: its start, its rows
         # Group commit of in-flight marks: workers wait for one fsync shared by all.
         self._marks: GroupCommit[tuple[int, bytes]] = GroupCommit(self._write_marks)
 
@@ -195,15 +194,14 @@ class Journal:
     def previous(self, number: int) -> Previous | None:
         """What the journal held for row `number` when this run reached it; rows are asked in order."""
         start = number - number % LOOKUP_SLICE
-        if start != self._slice_start:
+        if self._slice is None or self._slice[0] != start:
             with self._lock:
                 found = self._conn().execute(
                     "SELECT number, digest, status, key FROM rows WHERE number >= ? AND number < ?",
                     (start, start + LOOKUP_SLICE),
                 )
-                self._slice = {n: (d, s, k) for n, d, s, k in found}
-            self._slice_start = start
-        return self._slice.get(number)
+                self._slice = (start, {n: (d, s, k) for n, d, s, k in found})
+        return self._slice[1].get(number)
 
     def record(self, number: int, digest: bytes, status: str, key: bytes | None = None) -> None:
         with self._lock:

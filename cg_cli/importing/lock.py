@@ -8,11 +8,15 @@ at once, naming the file and the pid that holds it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import sys
 from pathlib import Path
 
 from cg_cli.errors import UsageError
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; Windows has no symbolic-link trap to avoid here
 
 
 class FileBusy(UsageError):
@@ -31,10 +35,17 @@ class WriterLock:
         if self.path.exists() and not self.path.is_file():  # never a lock file beside /dev/null or a FIFO
             raise UsageError(f"{self._what} {self.path} is not a regular file", hint=f"pass another --{self._what}")
         while self._fd is None:
-            try:
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # never through a symbolic link: a planted one would have us overwrite its target with a pid
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
             except OSError as exc:
-                raise UsageError(f"cannot lock {self._what} {self.path} ({exc.strerror})") from None
+                why = f"{self.lock_path} is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+                hint = self._hint if exc.errno in (errno.ELOOP, errno.EISDIR) else None
+                raise UsageError(f"cannot lock {self._what} {self.path} ({why})", hint=hint) from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device node where the lock file goes
+                os.close(fd)
+                raise UsageError(
+                    f"cannot lock {self._what} {self.path} ({self.lock_path} is not a regular file)", hint=self._hint
+                )
             if not _try_lock(fd):
                 holder = _read_pid(fd)
                 os.close(fd)
@@ -49,6 +60,10 @@ class WriterLock:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
             self._fd = fd
+
+    @property
+    def _hint(self) -> str:
+        return f"remove {self.lock_path} if no cg run is using it, or pass another --{self._what}"
 
     def release(self, *, remove: bool = False) -> None:
         """Let go; `remove` deletes the lock file first (while held, so no one locks a file that is gone)."""
