@@ -12,6 +12,7 @@ import pytest
 from cg_cli.errors import ExitCode, UsageError
 from cg_cli.importing.lock import FileBusy, WriterLock
 from cg_cli.importing.state import StateError, StateStore, describe_state, forget_configuration
+from tests.test_journal_rules import FailingCommit
 
 
 def stored(path: Path) -> set[tuple[str, str, bytes]]:
@@ -145,28 +146,6 @@ def test_a_write_that_fails_is_a_state_error_naming_the_file(tmp_path: Path) -> 
     with pytest.raises(StateError, match=f"cannot write the state {tmp_path / 's.db'} ") as raised:
         state.remember("k", b"d")
     assert raised.value.exit_code == ExitCode.USAGE
-
-
-class FailingCommit:
-    """A connection whose COMMIT fails, as on a full disk."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.db.in_transaction
-
-    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
-        if sql == "COMMIT":
-            raise sqlite3.OperationalError("database or disk is full")
-        return self.db.execute(sql, *args)
-
-    def executemany(self, sql: str, rows: object) -> sqlite3.Cursor:
-        return self.db.executemany(sql, rows)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        self.db.close()
 
 
 def test_a_commit_that_fails_is_a_state_error_and_close_still_closes(tmp_path: Path) -> None:
