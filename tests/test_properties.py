@@ -61,7 +61,9 @@ def test_readers_take_any_bytes(tmp_path: Path, fmt: str, data: bytes) -> None:
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))  # type: ignore[index]
 
 
-csv_cell = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=8)
+# No NUL (cg refuses a CSV holding one) and no U+FEFF: a BOM inside a value fails its row, never sent
+# (tests/test_edge_values.py pins that rule).
+csv_cell = st.text(alphabet=st.characters(blacklist_characters="\x00\ufeff", blacklist_categories=("Cs",)), max_size=8)
 
 
 @FAST
