@@ -347,32 +347,39 @@ def test_a_journal_of_an_older_format_is_refused_with_the_way_out() -> None:
     assert run(file, service, restart=True).summary["sent"] == 1
 
 
+class LastValueService(FakeService):
+    """Holds each account's last Email in `held`; answers 500 to the row whose Email is stop@x.com."""
+
+    def __init__(self, held: dict[str, str]) -> None:
+        super().__init__()
+        self.held = held
+
+    def sender(self) -> Any:
+        service = self
+
+        class Sender:
+            def put(self, content_type: str, body: bytes) -> None:
+                record = json.loads(body)["record"]
+                if record["Email"] == "stop@x.com":
+                    raise NetworkError("the records service answered 500", status=500)
+                with service.lock:
+                    service.held[record["Account Name"]] = record["Email"]
+
+            def close(self) -> None:
+                pass
+
+        return Sender()
+
+
 def test_a_resume_over_a_changed_file_leaves_each_account_at_its_last_row(breaker_on_one_row: None) -> None:
     """Found by the delivery model: row 2 (ACME, v2) was sent, then the file changed under the journal so
     that ACME's last row is row 1 (v1), which the journal saw sent. Skipping it would leave ACME at v2."""
     held: dict[str, str] = {}
-    lock = threading.Lock()
-
-    class Service(FakeService):
-        def sender(self) -> Any:
-            class Sender:
-                def put(self, content_type: str, body: bytes) -> None:
-                    record = json.loads(body)["record"]
-                    if record["Email"] == "stop@x.com":
-                        raise NetworkError("the records service answered 500", status=500)
-                    with lock:
-                        held[record["Account Name"]] = record["Email"]
-
-                def close(self) -> None:
-                    pass
-
-            return Sender()
-
     Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nACME,stop@x.com\n")
-    assert ended("a.csv", Service(), workers=1).exit_code == ExitCode.NETWORK
+    assert ended("a.csv", LastValueService(held), workers=1).exit_code == ExitCode.NETWORK
     assert held == {"ACME": "v2@x.com"}
     Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nGamma,g@x.com\nBeta,b@x.com\n")
-    run("a.csv", Service(), resume=True, workers=1)
+    run("a.csv", LastValueService(held), resume=True, workers=1)
     assert held == {"ACME": "v1@x.com", "Gamma": "g@x.com", "Beta": "b@x.com"}
 
 
@@ -381,27 +388,12 @@ def test_an_unchanged_row_is_journaled_so_a_resume_never_sends_it_behind_a_later
     sent, then the run stopped. The resume must not ask the state about row 1 again (it now holds row 2)
     and send row 1 after row 2, which the journal skips."""
     held: dict[str, str] = {}
-
-    class Service(FakeService):
-        def sender(self) -> Any:
-            class Sender:
-                def put(self, content_type: str, body: bytes) -> None:
-                    record = json.loads(body)["record"]
-                    if record["Email"] == "stop@x.com":
-                        raise NetworkError("the records service answered 500", status=500)
-                    held[record["Account Name"]] = record["Email"]
-
-                def close(self) -> None:
-                    pass
-
-            return Sender()
-
     Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\n")
-    run("a.csv", Service(), state_path=Path("s.db"))
+    run("a.csv", LastValueService(held), state_path=Path("s.db"))
     Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nBeta,stop@x.com\n")
-    assert ended("a.csv", Service(), state_path=Path("s.db"), workers=1).exit_code == ExitCode.NETWORK
+    assert ended("a.csv", LastValueService(held), state_path=Path("s.db"), workers=1).exit_code == ExitCode.NETWORK
     assert held == {"ACME": "v2@x.com"}
     Path("a.csv").write_text("Account Name,Email\nACME,v1@x.com\nACME,v2@x.com\nBeta,b@x.com\n")
-    resumed = run("a.csv", Service(), state_path=Path("s.db"), resume=True, workers=1)
+    resumed = run("a.csv", LastValueService(held), state_path=Path("s.db"), resume=True, workers=1)
     assert held == {"ACME": "v2@x.com", "Beta": "b@x.com"}
     assert (resumed.summary["unchanged"], resumed.summary["sent_earlier"]) == (1, 1)
