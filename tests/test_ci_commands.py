@@ -3,7 +3,8 @@
 The runner reads every line a step prints (stdout and stderr) with two parsers: the `::name props::data` form
 after leading white space, and the legacy `##[name props]data` form anywhere in the line. Both are ported here
 from the runner's ActionCommand.TryParseV2 / TryParse, with its stop-commands state, and every line cg prints
-for hostile inputs is run through them.
+for hostile inputs is run through them. The Azure Pipelines agent's `##vso[area.event props]data`, anywhere in
+a line, is ported beside them (its case ignored, the stricter reading): a CRM export read in either CI is safe.
 """
 
 from __future__ import annotations
@@ -81,12 +82,29 @@ def parse_legacy(line: str, registered: set[str]) -> Command | None:
     return Command(name, properties, _unescape(line[end + 1 :], property_value=False), line)
 
 
+def parse_azure(line: str) -> Command | None:
+    """`##vso[area.event k=v;k=v]data` anywhere in the line (the Azure Pipelines agent's Command.TryParse)."""
+    start = line.lower().find("##vso[")
+    end = line.find("]", start)
+    if start < 0 or end < 0:
+        return None
+    info = line[start + 6 : end]
+    name = info.split(" ", 1)[0]
+    if len([part for part in name.split(".") if part]) != 2:
+        return None
+    properties = _properties(info[len(name) + 1 :], ";") if " " in info else {}
+    return Command(name, properties, line[end + 1 :], line)
+
+
 def obeyed(output: str) -> list[Command]:
     """The commands the runner would carry out for these lines, stop-commands and its resume token included."""
     registered = set(REGISTERED)
     stop_token: str | None = None
     done = []
     for line in re.split(r"\r\n|\r|\n", output):  # where .NET's ReadLine ends a line
+        azure = parse_azure(line)
+        if azure is not None:
+            done.append(azure)
         command = parse_v2(line, registered) or parse_legacy(line, registered)
         if command is None:
             continue
@@ -106,6 +124,8 @@ def test_the_ported_parsers_obey_what_the_runner_obeys() -> None:
     assert [c.name for c in obeyed("text ##[add-mask]x")] == ["add-mask"]
     assert [c.name for c in obeyed("  ::warning file=a%2Cb::x")] == ["warning"]
     assert obeyed("x ::warning::y") == [] and obeyed("##[unknown]x") == [] and obeyed("::error") == []
+    assert [c.name for c in obeyed("x ##VSO[task.setvariable variable=a]b")] == ["task.setvariable"]
+    assert obeyed("##vso[nodot]x") == [] and obeyed("##vso[task.setvariable") == []
     assert obeyed("::warning file=a%2Cb,line=3::m%0Ax")[0].properties == {"file": "a,b", "line": "3"}
     assert [c.name for c in obeyed("::stop-commands::t\n::error::hidden\n##[t]\n::notice::back")] == [
         "stop-commands",
@@ -113,7 +133,7 @@ def test_the_ported_parsers_obey_what_the_runner_obeys() -> None:
     ]
 
 
-HOSTILE = "##[stop-commands]tok ##[add-mask]secret ::add-mask::x"
+HOSTILE = "##[stop-commands]tok ##[add-mask]secret ::add-mask::x ##vso[task.setvariable variable=a]b"
 HOSTILE_NAME = "::warning::x ##[add-mask]f.csv"
 HOSTILE_HEADING = ["Account Name", "##[stop-commands]tok", "::add-mask::hdr", " ::error::lead", "##[error x=1]e"]
 
@@ -190,6 +210,9 @@ def test_hostile_mapping_names_and_usage_errors(cg, server: Any, github: Path) -
 PIECES = [
     "#",
     "##[",
+    "##vso[",
+    "vso",
+    "task.setvariable",
     "[",
     "]",
     ":",

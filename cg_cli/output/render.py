@@ -3,9 +3,11 @@
 Text that came from a server or a user is printed literally: rich markup is
 off, and control characters (terminal escapes) are shown as \\xNN. Nothing it
 prints is a CI runner's workflow command unless cg means it (`command`): the
-legacy `##[command]` form is obeyed anywhere in a line and `::command::` at a
-line's start, so `##[` becomes `#\\x23[` and a leading `::` becomes `\\x3a:`
-(in JSON, `##[` is written `\\u0023#[`, the same string to any JSON reader).
+Actions runner obeys its legacy `##[command]` form anywhere in a line and
+`::command::` at a line's start, and the Azure Pipelines agent obeys
+`##vso[area.command]` anywhere in a line, so `##[` becomes `#\\x23[`, `##vso[`
+becomes `#\\x23vso[` and a leading `::` becomes `\\x3a:` (in JSON, `##` before
+either is written `\\u0023#`, the same string to any JSON reader).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ _CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 _CONTROL_OR_NEWLINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
-_LEGACY_COMMAND = "##["  # the Actions runner's older form, obeyed anywhere in a line
-_LEGACY_DEFUSED = "#\\x23["
+# `##[` (the Actions runner's older form) and `##vso[` (Azure Pipelines), each obeyed anywhere in a line.
+_ANYWHERE_COMMAND = re.compile(r"##(?=(?:vso)?\[)", re.IGNORECASE)
+_AZURE_COMMAND = re.compile(r"##(?=vso\[)", re.IGNORECASE)
 _LINE_COMMAND = re.compile(r"(^|[\r\n])(\s*):(?=:)")  # `::name::` after white space (lines end at CR or LF)
 
 
@@ -45,8 +48,8 @@ def visible(text: str, *, one_line: bool = True) -> str:
 
 
 def defuse(text: str) -> str:
-    """No workflow command in `text`, however it is cut into lines: `##[` anywhere, `::` at a line's start."""
-    return _LINE_COMMAND.sub(r"\1\2\\x3a", text.replace(_LEGACY_COMMAND, _LEGACY_DEFUSED))
+    """No workflow command in `text`, however it is cut into lines: `##[`, `##vso[` anywhere, `::` at a line's start."""
+    return _LINE_COMMAND.sub(r"\1\2\\x3a", _ANYWHERE_COMMAND.sub(r"#\\x23", text))
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -67,14 +70,15 @@ def err(text: str) -> None:
 def command(line: str) -> None:
     """A workflow command cg means (`::error …`, `::add-mask::…`), built by output/ci.py with its values escaped."""
     # One line. Its values may hold `##[` (a file name): the runner tries the `::` form first and a line has one
-    # command, so they stay as they are and the annotation still points at the file.
-    sys.stderr.write(visible(line) + "\n")
+    # command, so they stay as they are and the annotation still points at the file. `##vso[` is Azure's, whose
+    # agent would obey it anywhere in the line: defused.
+    sys.stderr.write(_AZURE_COMMAND.sub(r"#\\x23", visible(line)) + "\n")
     sys.stderr.flush()
 
 
 def json_document(data: Any, *, ascii_only: bool = False) -> str:
     """`data` as indented JSON in which no CI runner finds a workflow command (no line starts with `::`)."""
-    return json.dumps(data, indent=2, ensure_ascii=ascii_only, default=str).replace(_LEGACY_COMMAND, "\\u0023#[")
+    return _ANYWHERE_COMMAND.sub(r"\\u0023#", json.dumps(data, indent=2, ensure_ascii=ascii_only, default=str))
 
 
 def json_out(data: Any) -> None:
