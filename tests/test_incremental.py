@@ -121,3 +121,22 @@ def test_a_kill_never_leaves_a_record_remembered_that_was_not_accepted(server: A
         proc.wait(timeout=10)
         accepted = {name.casefold() for name in received_names(sandbox)}
         assert set(state_digests(Path("s.db"))) <= accepted, f"attempt {attempt}: remembered but never accepted"
+
+
+def test_a_dry_run_reads_the_state_and_writes_nothing(cg, server: Any) -> None:
+    """A dry run with a state that does not exist yet creates no file; with one, it says what is unchanged and
+    leaves the file as it was (it used to create an empty state, which the next run then trusted)."""
+    sandbox = server()
+    write_export(Path("export.csv"), {"A": "1", "B": "2"})
+    before = set(Path.cwd().iterdir())
+    fresh = import_json(cg, "--dry-run")
+    assert (fresh["would_send"], fresh["unchanged"]) == (2, 0)
+    assert set(Path.cwd().iterdir()) == before  # no s.db, -wal, -shm or .lock
+    import_json(cg)
+    write_export(Path("export.csv"), {"A": "1", "B": "changed"})
+    kept = Path("s.db").read_bytes()
+    listing = set(Path.cwd().iterdir())
+    known = import_json(cg, "--dry-run")
+    assert (known["would_send"], known["unchanged"]) == (1, 1)
+    assert Path("s.db").read_bytes() == kept and set(Path.cwd().iterdir()) == listing
+    assert len(sandbox.records()) == 2

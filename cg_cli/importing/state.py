@@ -54,7 +54,7 @@ class StateStore:
         if self._writer is not None:
             self._writer.acquire()
         try:
-            self._db = _connect(path)
+            self._db = _connect(path, create=write)
             if write:
                 self._db.execute(
                     "INSERT OR REPLACE INTO targets (target, configuration, records_url, token_url, client_id) "
@@ -184,11 +184,13 @@ def forget_configuration(path: Path, configuration: str, *, only_uncertain: bool
     return int(count)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """The state at `path`; without `create` (a dry run), a missing one is an empty state in memory, no file."""
     if path.exists() and not path.is_file():
         raise StateError(f"state {path} is not a regular file", hint="pass another --state")
+    where = path if create or path.exists() else ":memory:"
     try:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        db = sqlite3.connect(where, isolation_level=None, check_same_thread=False, timeout=10)
         db.execute("PRAGMA journal_mode=WAL").fetchone()
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
