@@ -47,9 +47,27 @@ def test_an_existing_mapping_is_replaced_only_with_force(cg) -> None:
     Path("cg-mappings.toml").write_text(before + '\n[accounts.columns]\n"Company" = "Account Name"\n')
     forced = cg("mappings", "init", "accounts", "--config", "r2", "--type", "account", "--force", "-o", "json")
     assert forced.exit_code == 0 and json.loads(forced.stdout)["replaced"] is True
-    assert tomllib.loads(Path("cg-mappings.toml").read_text()) == {
-        "accounts": {"reference": "r2", "type": "account", "fields": ["Account Name"]}
-    }
+    assert json.loads(forced.stdout)["columns"] == {"Company": "Account Name"}
+    assert tomllib.loads(Path("cg-mappings.toml").read_text()) == {  # the user's renames are kept
+        "accounts": {"reference": "r2", "type": "account", "fields": ["Account Name"],
+                     "columns": {"Company": "Account Name"}}
+    }  # fmt: skip
+
+
+def test_force_with_a_new_export_keeps_the_renames_and_applies_them_to_its_headings(cg) -> None:
+    """`init --force` used to drop [name.columns]: the renames a user wrote by hand were lost without a word."""
+    Path("cg-mappings.toml").write_text(
+        '[accounts]\nreference = "r1"\ntype = "account"\nfields = ["Account Name"]\n\n'
+        '[accounts.columns]\n"Company" = "Account Name"\n"Mail" = "Email"\n'
+    )
+    Path("new.csv").write_text("Company,Mail,City,Account ID\nACME,a@x.io,Cork,7\n")
+    forced = cg("mappings", "init", "accounts", "--config", "r2", "--type", "account", "--file", "new.csv", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "kept 2 column rename(s)" in forced.stderr
+    table = tomllib.loads(Path("cg-mappings.toml").read_text())["accounts"]
+    assert table["fields"] == ["Account Name", "Email", "City"] and table["ignore"] == ["Account ID"]
+    assert table["columns"] == {"Company": "Account Name", "Mail": "Email"}
+    assert cg("mappings", "check", "accounts", "--file", "new.csv").exit_code == 0
 
 
 def test_init_refuses_a_bad_type_and_a_broken_file_and_writes_nothing(cg) -> None:

@@ -156,14 +156,17 @@ def init(
         fields, ignore = split_headings(headings)
     path = Path(settings.mappings_file.value or DEFAULT_MAPPINGS_FILE)
     written = add_mapping(path, Mapping(name, config, kind, tuple(fields), (), tuple(ignore)), force=force)
+    fields = list(written.mapping.fields)  # with the renames --force kept
     missing = [" or ".join(g) for g in written.mapping.required_groups if not any(f in fields for f in g)]
     if settings.json_output:
         render.json_out({"ok": True, "file": str(path), "name": name, "type": kind, "reference": config,
-                         "fields": fields, "ignore": ignore, "created": written.created,
-                         "replaced": written.replaced})  # fmt: skip
+                         "fields": fields, "ignore": ignore, "columns": dict(written.mapping.columns),
+                         "created": written.created, "replaced": written.replaced})  # fmt: skip
         return
     action = "replaced" if written.replaced else "added"
     render.note(f"{action} mapping {name!r} in {path}: {len(fields)} field(s), {len(ignore)} ignored")
+    if written.kept_columns:
+        render.note(f"kept {written.kept_columns} column rename(s) of the old mapping ([{name}.columns])")
     if missing:
         render.err(
             f"warning: {'; '.join(missing)} is required for {written.mapping.described} but not among the fields"

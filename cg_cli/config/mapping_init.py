@@ -34,6 +34,7 @@ class Written:
     mapping: Mapping
     created: bool  # the file did not exist
     replaced: bool  # --force replaced a mapping of that name
+    kept_columns: int = 0  # renames carried over from the replaced mapping's [name.columns]
 
 
 STARTING_FIELDS = {  # what a new mapping starts with when no export is given: the type's required fields
@@ -84,12 +85,23 @@ def add_mapping(path: Path, mapping: Mapping, *, force: bool) -> Written:
             f"{path} already has a mapping named {mapping.name!r}",
             hint="pass --force to replace it, or choose another name",
         )
+    kept = 0
     if replaced:
         text = _without_table(text, mapping.name)
+        if not mapping.columns and existing[mapping.name].columns:
+            mapping = _with_columns(mapping, existing[mapping.name].columns)
+            kept = len(mapping.columns)
     new_text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + render_table(mapping)
     parse_mappings(new_text, path)  # what is written must load
     _write_atomically(path.resolve() if path.is_symlink() else path, new_text)  # a symlinked file stays linked
-    return Written(path, mapping, created, replaced)
+    return Written(path, mapping, created, replaced, kept)
+
+
+def _with_columns(mapping: Mapping, columns: tuple[tuple[str, str], ...]) -> Mapping:
+    """`mapping` with the user's renames kept: an export heading they rename becomes its Field Heading."""
+    renamed = dict(columns)
+    fields = tuple(dict.fromkeys(renamed.get(field, field) for field in mapping.fields))
+    return Mapping(mapping.name, mapping.reference, mapping.type, fields, columns, mapping.ignore)
 
 
 def render_table(mapping: Mapping) -> str:
