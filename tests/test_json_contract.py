@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,12 +110,35 @@ KEYS: dict[str, set[str]] = {
 PROBLEM = {"row", "field", "problem", "suggestion"}
 
 
+def documented_keys() -> dict[str, set[str]]:
+    """docs/output.md's table: each command row → every key name it gives (success and failure cells)."""
+    table: dict[str, set[str]] = {}
+    for line in (Path(__file__).parent.parent / "docs" / "output.md").read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"\| `([a-z -]+)` \|(.*)\|", line)
+        if match:
+            assert match[1] not in table, f"docs/output.md has two rows for {match[1]!r}"
+            table[match[1]] = set(re.findall(r"`([a-z_]+)`", match[2]))
+    return table
+
+
+DOCUMENTED = documented_keys()
+
+
+def documented_row(case: str) -> set[str] | None:
+    """The row a case's command is documented in: the longest command its name starts with."""
+    commands = [command for command in DOCUMENTED if case == command or case.startswith(command + " ")]
+    return DOCUMENTED[max(commands, key=len)] if commands else None
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_command_prints_exactly_one_document(cg, sandbox_env: SandboxHandle, name: str) -> None:
     setup_files()
     args, code = CASES[name]
     document = check(cg(*args, "-o", "json", prints_token=name == "auth token"), code)
     assert set(document) - {"ok"} - (FAILURE if code else set()) == KEYS[name]
+    documented = documented_row(name)
+    assert documented is not None or name == "unknown command", f"docs/output.md has no row for {name}"
+    assert KEYS[name] <= (documented or set()), f"docs/output.md's row for {name} lacks {KEYS[name] - documented}"
     for problem in document.get("problems", []):
         assert set(problem) == PROBLEM
     if name == "records import":
