@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import time
@@ -140,3 +141,16 @@ def test_a_dry_run_reads_the_state_and_writes_nothing(cg, server: Any) -> None:
     assert (known["would_send"], known["unchanged"]) == (1, 1)
     assert Path("s.db").read_bytes() == kept and set(Path.cwd().iterdir()) == listing
     assert len(sandbox.records()) == 2
+
+
+def test_the_state_table_keeps_counts_and_times_whole_at_80_columns(cg, server: Any, monkeypatch: Any) -> None:
+    server()
+    write_export(Path("export.csv"), {f"A{i}": "1" for i in range(12)})
+    import_json(cg)
+    monkeypatch.setenv("COLUMNS", "80")
+    text = cg("records", "state", "s.db").stdout
+    assert max(len(line) for line in text.splitlines()) <= 80
+    row = next(line for line in text.splitlines() if "acc-ref" in line)
+    cells = [cell.strip() for cell in row.strip("│").split("│")]
+    assert cells[3:5] == ["12", "0"] and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", cells[5]), row
+    assert "https://" not in text  # the scheme is left out to make room; -o json has the whole URL

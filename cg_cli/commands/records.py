@@ -205,10 +205,17 @@ def show_state(
     if not data:
         render.note(f"{path} remembers no records (the next --state push sends every row).")
         return
+    # Narrow enough for 80 columns: the URL without its scheme, the time to the minute (-o json has both whole).
     rows = [
-        (d["configuration"], d["records_url"], d["client_id"], d["records"], d["may_have_arrived"], d["last_pushed"])
-        for d in data
+        (
+            t.configuration,
+            t.records_url.partition("://")[2] or t.records_url,
+            t.client_id,
+            t.records,
+            t.uncertain,
+            iso_time(t.last_pushed)[:16].replace("T", " "),
+        )
+        for t in targets
     ]
-    render.table(
-        str(path), ("Configuration", "Records URL", "Client", "Records", "May have arrived", "Last pushed"), rows
-    )
+    columns = ("Configuration", "Records URL", "Client", "Records", "Uncertain", "Last pushed")
+    render.table(str(path), columns, rows, whole=columns[3:])

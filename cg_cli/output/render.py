@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from cg_cli.errors import ApiValidationError, CgError, CheckFailed
@@ -93,13 +93,21 @@ def console(stream: IO[str] | None = None) -> Console:
     return Console(file=stream or sys.stdout, markup=False, highlight=False, emoji=False)
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, stderr: bool = False) -> None:
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    stderr: bool = False,
+    whole: Collection[str] = (),
+) -> None:
+    """A table; the `whole` columns (counts, times) are never folded, the others fold to fit the terminal."""
     from rich import box
     from rich.table import Table
 
     grid = Table(title=safe(title) if title else None, box=box.SQUARE, title_justify="left")
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        grid.add_column(column, overflow="fold", no_wrap=column in whole)
     for row in rows:
         grid.add_row(*("" if cell is None else safe(str(cell)) for cell in row))
     console(sys.stderr if stderr else sys.stdout).print(grid)
