@@ -22,6 +22,7 @@ from cg_cli.records.readers import Row
 class FakeJournal:
     def __init__(self, previous: dict[int, Any] | None = None) -> None:
         self.held = previous or {}
+        self.events: dict[bytes, str] = {}  # what the journal knows of each event, by content
         self.calls: list[tuple[Any, ...]] = []
 
     def previous(self, number: int) -> tuple[bytes, str, bytes | None] | None:
@@ -35,6 +36,15 @@ class FakeJournal:
 
     def mark_in_flight(self, number: int, digest: bytes) -> None:
         self.calls.append(("mark", number, digest))
+
+    def event(self, digest: bytes) -> str | None:
+        return self.events.get(digest)
+
+    def record_event(self, digest: bytes, status: str) -> None:
+        self.calls.append(("event", digest, status))
+
+    def clear_event(self, digest: bytes) -> None:
+        self.calls.append(("clear_event", digest))
 
     def commit(self) -> None:
         self.calls.append(("commit",))
@@ -268,9 +278,12 @@ def test_each_outcome_of_an_event_is_journaled_without_a_key_and_settles_its_sta
     delivery.settle(Outcome(job(4, b"\x04", "a"), status.NOT_SENT))
     delivery.settle(Outcome(job(5, b"\x05", "a"), status.SKIPPED))
     assert journal.calls == [
+        ("event", b"\x01", SENT),  # by content too: a moved or repeated row of it is not sent again
         ("record", 1, b"\x01", SENT, None),
-        ("record", 2, b"\x02", FAILED, None),
+        ("record", 2, b"\x02", FAILED, None),  # it may have arrived: its in-flight mark stays
+        ("clear_event", b"\x03"),  # refused: the same content may go again from another row
         ("record", 3, b"\x03", FAILED, None),
+        ("clear_event", b"\x04"),
         ("forget", 4),  # marked in flight, never left: a resume sends it
     ]
     assert state.calls == [
@@ -285,7 +298,20 @@ def test_an_outcome_that_stopped_the_run_counts_as_not_sent() -> None:
     journal, state = FakeJournal(), FakeState()
     delivery = Delivery(Kind.EVENT, journal=as_journal(journal), state=state)
     delivery.settle(Outcome(job(1, b"\x01", "a"), status.SENT, stop=NetworkError("down")))
-    assert journal.calls == [("forget", 1)] and state.calls == [("forget_uncertain", "event\x0001")]
+    assert journal.calls == [("clear_event", b"\x01"), ("forget", 1)]
+    assert state.calls == [("forget_uncertain", "event\x0001")]
+
+
+def test_an_event_the_journal_saw_at_any_row_is_not_sent_again() -> None:
+    """By content, wherever it stood: sent (or unchanged) is not sent again; in flight at a kill may have arrived."""
+    journal = FakeJournal()
+    journal.events = {b"\x01": SENT, b"\x02": IN_FLIGHT}
+    delivery = Delivery(Kind.EVENT, journal=as_journal(journal))
+    verdicts = [delivery.now(job(n, digest, "a")) for n, digest in ((7, b"\x01"), (8, b"\x02"), (9, b"\x03"))]
+    assert verdicts == [Verdict.UNCHANGED, Verdict.UNCERTAIN, Verdict.SEND]
+    accounts = Delivery(Kind.ENTITY, journal=as_journal(journal))
+    assert accounts.now(job(7, b"\x01", "a")) == Verdict.SEND  # an account's history is by key and row
+    assert Delivery(Kind.EVENT, journal=as_journal(journal), dry_run=True).now(job(7, b"\x01", "a")) == Verdict.SEND
 
 
 def test_an_event_run_without_a_journal_or_in_a_dry_run_marks_nothing_and_forgets_nothing() -> None:
@@ -304,3 +330,11 @@ def test_commit_now_reaches_both_files_and_otherwise_only_the_journal_when_due()
     delivery.commit(now=True)
     assert journal.calls == [("commit_if_due",), ("commit",)] and state.calls == [("commit",)]
     Delivery(Kind.ENTITY).commit(now=True)  # neither: nothing to do, no crash
+
+
+def test_a_row_the_journal_saw_accepted_is_handed_to_the_state_but_never_in_a_dry_run() -> None:
+    state = FakeState()
+    Delivery(Kind.ENTITY, journal=as_journal(FakeJournal()), state=state).sent_earlier(job(1, b"\x01", "ACME"))
+    Delivery(Kind.EVENT, journal=as_journal(FakeJournal()), state=state).sent_earlier(job(2, b"\x02", "a"))
+    Delivery(Kind.EVENT, state=state, dry_run=True).sent_earlier(job(3, b"\x03", "a"))
+    assert state.calls == [("remember", "ACME", b"\x01"), ("remember", "event\x0002", b"\x02")]

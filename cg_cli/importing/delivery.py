@@ -8,8 +8,9 @@ state, resume and the workers alike (see docs/reliability.md).
   state remembers, per key, the digest of the row the target accepted last; a row that may have
   arrived is forgotten (the next run sends it again).
 - Survey-response and multi-object rows are **events**: each distinct row at most once per target,
-  ever. The state remembers each event by its digest; a row that may have arrived is remembered as
-  such and reported, never sent again.
+  ever. The state and the journal remember each event by its digest, wherever its row stands (a
+  moved or repeated row is the same event); a row that may have arrived is remembered as such and
+  reported, never sent again.
 """
 
 from __future__ import annotations
@@ -123,6 +124,10 @@ class Delivery:
     def needs_digest(self) -> bool:
         return self._journal is not None or self._state is not None
 
+    @property
+    def has_state(self) -> bool:
+        return self._state is not None and not self._dry_run
+
     def earlier(self, row: Row, digest: bytes, keys: Callable[[Row], tuple[str, ...]]) -> Verdict | None:
         """What the journal says of this row: None when it holds nothing for it. `keys` gives a row's
         identity keys, asked only when needed (a resume of a million unchanged rows never asks)."""
@@ -146,6 +151,12 @@ class Delivery:
 
     def now(self, job: Job) -> Verdict:
         """Asked when every earlier row with the job's key has finished (and been written down)."""
+        if self.kind == Kind.EVENT and self._journal is not None and job.digest and not self._dry_run:
+            seen = self._journal.event(job.digest)  # this run's earlier rows, and the runs this journal saw
+            if seen == IN_FLIGHT:
+                return Verdict.UNCERTAIN
+            if seen is not None:
+                return Verdict.UNCHANGED
         key = self.state_key(job)
         if self._state is None or key is None:
             return Verdict.SEND
@@ -172,6 +183,12 @@ class Delivery:
             # Entity: the state no longer says the target holds the old row. Event: it may now hold this one.
             self._state.before_send(key, job.digest if self.kind == Kind.EVENT else None)
 
+    def sent_earlier(self, job: Job) -> None:
+        """A row the journal saw accepted (a resume): the state, if this run has one, learns it too."""
+        key = self.state_key(job)
+        if self._state is not None and key is not None and not self._dry_run:
+            self._state.remember(key, job.digest)
+
     def settle(self, outcome: Outcome) -> None:
         """Write an outcome down as soon as it is known (not in input order): a kill loses only rows in flight."""
         if self._dry_run:
@@ -179,6 +196,11 @@ class Delivery:
         job, kind, journal = outcome.job, outcome.status, self._journal
         if outcome.stop is not None:
             kind = status.NOT_SENT
+        if journal is not None and self.kind == Kind.EVENT and job.digest:
+            if kind in (status.SENT, status.UNCHANGED):
+                journal.record_event(job.digest, SENT)
+            elif kind == status.NOT_SENT or (kind == status.FAILED and not outcome.uncertain):
+                journal.clear_event(job.digest)
         if journal is not None:
             if kind == status.SENT:
                 journal.record(

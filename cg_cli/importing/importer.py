@@ -30,6 +30,7 @@ from cg_cli.records.readers import Row
 
 # Looked up once: a resume asks these for every row of a large file.
 _CHANGED, _AGAIN, _MAYBE_ARRIVED, _UNCHANGED = Verdict.CHANGED, Verdict.AGAIN, Verdict.MAYBE_ARRIVED, Verdict.UNCHANGED
+_SENT_EARLIER = Verdict.SENT_EARLIER
 __all__ = ["ImportResult", "ImportStats", "Importer", "Progress", "Sender", "State", "summary_json"]
 
 
@@ -164,8 +165,9 @@ class Importer:
                 self.result.stats.changed += 1
                 if self.result.stats.changed == 1 and self._on_changed_input is not None:
                     self._on_changed_input(row.number)
-            return Job(row, digest, self._keys(row))
-        job = Job(row, digest)  # done before: its keys are needed only if it is sent
+            return Job(row, digest, self._keys(row, digest))
+        # Done before: its keys are needed only if it is sent, or if a state is to learn it.
+        job = Job(row, digest, self._keys(row) if verdict is _SENT_EARLIER and self._delivery.has_state else ())
         if verdict is _MAYBE_ARRIVED:
             # In flight when a run was killed: it may have arrived. Report it; never send it twice.
             self.result.stats.maybe_arrived += 1
@@ -173,6 +175,8 @@ class Importer:
         elif verdict is _UNCHANGED:
             self._finish(Outcome(job, status.UNCHANGED))
         else:  # sent or failed earlier: the journal holds it already; the recorder counts it
+            if verdict is _SENT_EARLIER:
+                self._delivery.sent_earlier(job)
             self._recorder.finish(Outcome(job, status.SKIPPED, verdict))
         return None
 
@@ -184,8 +188,11 @@ class Importer:
             self._stop_with(exc)
         self._recorder.finish(outcome)
 
-    def _keys(self, row: Row) -> tuple[str, ...]:
-        return identity_keys(self._mapping_type, row.record) if row.error is None else ()
+    def _keys(self, row: Row, digest: bytes = b"") -> tuple[str, ...]:
+        """The row's identity keys; an event's content is one more, so identical events go one after another
+        (the second then finds the first written down and is not sent)."""
+        keys = identity_keys(self._mapping_type, row.record) if row.error is None else ()
+        return (*keys, "\0event\0" + digest.hex()) if digest and self._delivery.kind == Kind.EVENT else keys
 
     def _push_ready(self) -> None:
         """Give released rows to the workers; while the queue is full, record outcomes instead."""

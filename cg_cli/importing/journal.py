@@ -139,6 +139,13 @@ class Journal:
                 "CREATE TABLE IF NOT EXISTS rows (number INTEGER PRIMARY KEY, digest BLOB NOT NULL, "
                 "status TEXT NOT NULL, key BLOB)"
             )
+            # Events by content, wherever their row stands: a moved or repeated survey row is the same survey.
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS events (digest BLOB PRIMARY KEY, status TEXT NOT NULL) WITHOUT ROWID"
+            )
+            if self.durable_in_flight and db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+                # A journal of 0.3.0 kept events by row number only.
+                db.execute("INSERT OR IGNORE INTO events SELECT digest, status FROM rows WHERE status IN ('S', 'I')")
         except sqlite3.DatabaseError as exc:
             raise JournalError(
                 f"journal {self.path} is not a cg journal or cannot be opened ({exc})",
@@ -218,6 +225,21 @@ class Journal:
             )
             return {bytes(k) for (k,) in found}
 
+    def event(self, digest: bytes) -> str | None:
+        """What became of the event with this content, at any row: SENT, IN_FLIGHT (it may have arrived) or None."""
+        with self._lock:
+            found = self._conn().execute("SELECT status FROM events WHERE digest = ?", (digest,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def record_event(self, digest: bytes, status: str) -> None:
+        with self._lock:
+            self._write("INSERT OR REPLACE INTO events (digest, status) VALUES (?, ?)", [(digest, status)])
+
+    def clear_event(self, digest: bytes) -> None:
+        """The event certainly did not arrive (refused, or it never left): a later row with its content may go."""
+        with self._lock:
+            self._write("DELETE FROM events WHERE digest = ? AND status = 'I'", [(digest,)])
+
     def forget(self, number: int) -> None:
         """The in-flight mark of a row that never left (the run stopped first)."""
         with self._lock:
@@ -230,6 +252,7 @@ class Journal:
     def _write_marks(self, batch: list[tuple[int, bytes]]) -> None:
         with self._lock:
             self._write("INSERT OR REPLACE INTO rows (number, digest, status) VALUES (?, ?, 'I')", batch)
+            self._write("INSERT OR IGNORE INTO events (digest, status) VALUES (?, 'I')", [(d,) for _, d in batch])
             self.commit()
 
     def commit_if_due(self) -> None:
