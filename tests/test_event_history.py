@@ -78,3 +78,16 @@ def test_accounts_sent_earlier_reach_the_state_on_a_resume_too(cg, server: Any) 
     again = cg("records", "import", "ac.csv", "--mapping", "accounts", "--state", "s.db", "-o", "json")
     assert json.loads(again.stdout)["unchanged"] == 2
     assert Counter(r["record"]["Account Name"] for r in sandbox.records()) == {"ACME": 1, "GLOBEX": 1}
+
+
+def test_a_journal_of_0_3_0_knows_its_events_by_content_once_opened(cg, server: Any) -> None:
+    """0.3.0 kept events by row number only: its sent rows are read into the history when the journal opens."""
+    sandbox = server()
+    Path("sv.csv").write_text("Email,Score\na@x.com,9\n")
+    journal = Journal(Path("sv.csv.cg-journal"), destination("resp-ref"))
+    journal.open(create=True)
+    journal.record(1, row_digest(csv_rows("sv.csv")[0]), "S")  # rows only, as 0.3.0 wrote them
+    journal.close()
+    Path("sv.csv").write_text("Email,Score\nnew@x.com,5\na@x.com,9\n")
+    assert run(cg, "--resume")["unchanged"] == 1
+    assert responses(sandbox) == {("new@x.com", "5"): 1}
