@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -174,3 +175,21 @@ def test_a_token_echoed_by_the_records_service_is_scrubbed(cg, sandbox_env: Sand
         "message": "echo ***",
         "errors": {"record": ["bad token ***"]},
     }
+
+
+def test_the_client_secret_echoed_by_the_records_service_is_scrubbed_everywhere(
+    cg, server: Any, tmp_path: Path
+) -> None:
+    """The records service never receives the secret, but one that knows it (a shared host, a misconfigured
+    proxy) must not get it printed, annotated or written to the failed, results or JUnit files."""
+    sandbox = server()
+    escaped = json.dumps(SECRET)[1:-1]
+    body = json.dumps({"message": f"echo {SECRET}", "errors": {"Email": [f"see {escaped}"]}})
+    sandbox.fault(status=422, body=body, count=2)
+    put = cg("records", "put", "-c", ACCOUNTS_REF, "-f", "Account Name=A")
+    assert put.exit_code == 4 and "echo ***" in put.stderr
+    Path("a.csv").write_text("Account Name,Email\nA,a@x.io\n")
+    result = cg("records", "import", "a.csv", "--mapping", "accounts", "--results", "r.csv", "--junit", "j.xml")
+    assert result.exit_code == 6, result.output
+    for name in ("a.failed.csv", "r.csv", "j.xml"):
+        assert SECRET not in Path(name).read_text() and "***" in Path(name).read_text(), name

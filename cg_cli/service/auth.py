@@ -28,7 +28,7 @@ def token_provider(settings: Settings, options: HttpOptions | None = None) -> To
     credentials = settings.credentials()
     announce_hosts(settings)
     cache = TokenCache(settings.config_dir, token_url, credentials.client_id, credentials.client_secret)
-    return TokenProvider(lambda: _fetch(token_url, credentials, options), cache)
+    return TokenProvider(lambda: _fetch(token_url, credentials, options), cache, secrets=(credentials.client_secret,))
 
 
 def announce_hosts(settings: Settings) -> None:

@@ -293,19 +293,19 @@ class RecordsClient:
 
     def put(self, content_type: str, body: bytes) -> None:
         token = self.tokens.get()
-        scrub = Scrubber(token)
+        scrub = Scrubber(token, *self.tokens.secrets)
         try:
             self._put_with_refresh(content_type, body, token, scrub)
         except CgError as exc:
             current = self.tokens.token.access_token if self.tokens.token else ""
-            raise scrubbed(exc, Scrubber(token, current)) from None
+            raise scrubbed(exc, Scrubber(token, current, *self.tokens.secrets)) from None
 
     def _put_with_refresh(self, content_type: str, body: bytes, token: str, scrub: Scrubber) -> None:
         response = self._put(content_type, body, token, scrub)
         if response.status_code == 401:
             log.info("  401: refreshing the access token and retrying once")
             token = self.tokens.refresh(stale=token)
-            scrub = Scrubber(token)
+            scrub = Scrubber(token, *self.tokens.secrets)
             response = self._put(content_type, body, token, scrub)
             if response.status_code == 401:
                 raise AuthError(

@@ -143,9 +143,12 @@ def _number(value: object) -> float | None:
 class TokenProvider:
     """The one token a process uses; refreshed by a single thread (and process) at a time."""
 
-    def __init__(self, fetch: Callable[[], Token], cache: TokenCache | None = None) -> None:
+    def __init__(
+        self, fetch: Callable[[], Token], cache: TokenCache | None = None, *, secrets: tuple[str, ...] = ()
+    ) -> None:
         self._fetch = fetch
         self._cache = cache
+        self.secrets = secrets  # what any answer that echoes them must not show (the client secret)
         self._lock = threading.Lock()
         self._token: Token | None = None
 
