@@ -12,7 +12,8 @@ import typer
 from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
 
 from cg_cli.commands.common import SuggestingGroup, apply_global_options, global_params, new_app
-from cg_cli.constants import ENV_OUTPUT, ENVIRONMENT_HELP
+from cg_cli.constants import ENVIRONMENT_HELP
+from cg_cli.main import ended, json_requested
 
 # Each command group lives in its own module, imported only when it runs (or
 # for --help): `cg records put` never pays for `auth`, `mappings` or `sandbox`.
@@ -45,7 +46,7 @@ class CgGroup(SuggestingGroup):
 
     def invoke(self, ctx: Any) -> Any:
         from cg_cli.commands.common import app_state
-        from cg_cli.errors import CgError, ExitCode
+        from cg_cli.errors import CgError, ExitCode, Terminated
         from cg_cli.output import render
 
         given = {p.name: ctx.params.pop(p.name, None) for p in global_params() if p.name}
@@ -56,8 +57,11 @@ class CgGroup(SuggestingGroup):
             render.error(exc, json_output=app_state(ctx).json_output)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt:
-            render.err("interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+            raise typer.Exit(
+                ended("interrupted", ExitCode.INTERRUPTED, json_output=app_state(ctx).json_output)
+            ) from None
+        except Terminated:
+            raise typer.Exit(ended("terminated", ExitCode.TERMINATED, json_output=app_state(ctx).json_output)) from None
 
     def main(self, args: Any = None, prog_name: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
         """Usage errors too follow --output json: one document, never click's three-line block."""
@@ -83,16 +87,6 @@ class CgGroup(SuggestingGroup):
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-def json_requested(argv: list[str]) -> bool:
-    """Whether the command line asks for -o json (or, without -o, CG_OUTPUT=json does)."""
-    for index, arg in enumerate(argv):
-        if arg in ("-o", "--output") and index + 1 < len(argv):
-            return argv[index + 1] == "json"
-        if arg in ("--output=json", "-ojson"):
-            return True
-    return os.environ.get(ENV_OUTPUT) == "json"
 
 
 def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:

@@ -22,6 +22,11 @@ class ExitCode(IntEnum):
     TERMINATED = 143
 
 
+class Terminated(BaseException):
+    """SIGTERM (how CI cancels a job) outside an import's own drain: like Ctrl-C, it ends the command (143).
+    A BaseException, as KeyboardInterrupt is: no `except Exception` on the way swallows it."""
+
+
 class CgError(Exception):
     """An error the user can act on; never shown with a traceback."""
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 from cg_cli import __version__
 from cg_cli.constants import ENV_DEBUG, ENV_OUTPUT
+from cg_cli.errors import Terminated
 
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 _ctrl_c_seen = False
@@ -21,18 +24,45 @@ def _on_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> int:
-    """Entry point of the `cg` script: Ctrl-C at any moment is exit 130 and one line, a bug is exit 1."""
+    """Entry point of the `cg` script: Ctrl-C at any moment is exit 130 and one line (SIGTERM: 143),
+    with the one JSON document under -o json; a bug is exit 1."""
     try:
         return _main()
     except KeyboardInterrupt:  # while modules load, or anywhere the command's own handling does not reach
-        os.write(2, b"interrupted\n")
-        return EXIT_INTERRUPTED
+        return ended("interrupted", EXIT_INTERRUPTED, json_output=json_requested(sys.argv[1:]))
+    except Terminated:
+        return ended("terminated", EXIT_TERMINATED, json_output=json_requested(sys.argv[1:]))
     except Exception as exc:
         if not (_ctrl_c_seen or caused_by_ctrl_c(exc)):
             raise
-        os.write(2, b"interrupted\n")
-        return EXIT_INTERRUPTED
+        return ended("interrupted", EXIT_INTERRUPTED, json_output=json_requested(sys.argv[1:]))
+
+
+def ended(word: str, code: int, *, json_output: bool) -> int:
+    """Ctrl-C or SIGTERM ended the command: one line on stderr, and under -o json the one document,
+    unless the command printed its own already."""
+    sys.stderr.write(f"{word}\n")
+    sys.stderr.flush()
+    render = sys.modules.get("cg_cli.output.render")
+    if json_output and not getattr(render, "documents_written", 0):
+        sys.stdout.write(json.dumps({"ok": False, "exit_code": code, "error": word, "hint": None}, indent=2) + "\n")
+        sys.stdout.flush()
+    return code
+
+
+def json_requested(argv: list[str]) -> bool:
+    """Whether the command line asks for -o json (or, without -o, CG_OUTPUT=json does)."""
+    for index, arg in enumerate(argv):
+        if arg in ("-o", "--output") and index + 1 < len(argv):
+            return argv[index + 1] == "json"
+        if arg in ("--output=json", "-ojson"):
+            return True
+    return os.environ.get(ENV_OUTPUT) == "json"
 
 
 def caused_by_ctrl_c(exc: BaseException) -> bool:
@@ -56,6 +86,8 @@ def _main() -> int:
 
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # an ignored Ctrl-C stays ignored
         signal.signal(signal.SIGINT, _on_ctrl_c)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # likewise an ignored SIGTERM
+        signal.signal(signal.SIGTERM, _on_sigterm)
     from cg_cli.cli import app
     from cg_cli.commands.common import AppState
     from cg_cli.errors import ExitCode
@@ -71,7 +103,6 @@ def _main() -> int:
             raise
         if os.environ.get(ENV_DEBUG) == "1" or "-v" in sys.argv or "--verbose" in sys.argv:
             raise
-        from cg_cli.cli import json_requested
         from cg_cli.output import render
 
         message = f"internal error ({exc.__class__.__name__}); this is a bug in cg {__version__}."

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from cg_cli.config.settings import HttpOptions, Settings
     from cg_cli.importing.delivery import Destination
     from cg_cli.importing.importer import Sender
-    from cg_cli.importing.run import ImportRun
+    from cg_cli.importing.run import ImportRequest, ImportRun
 
 IMPORT_EXAMPLES = """\b
 Examples:
@@ -165,9 +165,9 @@ def import_records(
         where=None if dry_run and state is None else _destination(settings, target.reference),
     )
     options = http_options(timeout, retries, resend_after_send=not target.sends_surveys, pass_throttling=True)
-    new_sender = None if dry_run else _sender_factory(settings, options)
-    run = ImportRun(request, new_sender, progress=None if render.quiet() else progress_for, notice=render.note)
     try:
+        new_sender = None if dry_run else _first_token(request, settings, options)
+        run = ImportRun(request, new_sender, progress=None if render.quiet() else progress_for, notice=render.note)
         with _stop_on_signals(run):
             report = run.run()
     except ImportEnded as ended:  # failed rows, a stop, a signal: CI still gets its annotations and summary
@@ -201,6 +201,17 @@ def _destination(settings: Settings, reference: str) -> Destination:
     from cg_cli.importing.delivery import Destination
 
     return Destination(reference, settings.records_url(), settings.token_url(), settings.client_id.value or "")
+
+
+def _first_token(request: ImportRequest, settings: Settings, options: HttpOptions) -> Callable[[], Sender]:
+    """The senders, once a token is in hand; what stops the import here still ends it with its summary."""
+    from cg_cli.errors import CgError, Terminated
+    from cg_cli.importing.run import ended_before_the_first_row
+
+    try:
+        return _sender_factory(settings, options)
+    except (CgError, KeyboardInterrupt, Terminated) as exc:
+        raise ended_before_the_first_row(request, exc) from None
 
 
 def _sender_factory(settings: Settings, options: HttpOptions) -> Callable[[], Sender]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cg_cli.errors import ExitCode, ImportEnded
+from cg_cli.errors import CgError, ExitCode, ImportEnded, Terminated
 from cg_cli.importing.delivery import Delivery, Kind, kind_of
 from cg_cli.importing.duplicates import DuplicateIndex, DuplicatePolicy, DuplicateReport
 from cg_cli.importing.failed_file import FailedFile
@@ -28,7 +28,7 @@ from cg_cli.importing.recorder import MAX_KEPT_PROBLEMS
 from cg_cli.importing.request import ImportFiles, ImportRequest, input_fingerprint
 from cg_cli.importing.results_file import ResultsFile
 from cg_cli.importing.state import StateError, StateStore
-from cg_cli.importing.stats import pace_words
+from cg_cli.importing.stats import ImportStats, pace_words
 from cg_cli.records.readers import RecordFile
 
 SIGNAL_EXIT_CODES = {"SIGINT": ExitCode.INTERRUPTED, "SIGTERM": ExitCode.TERMINATED}
@@ -206,14 +206,7 @@ class ImportRun:
     def _outcome(self, result: ImportResult, journal: Journal, failed_path: Path) -> ImportReport:
         stats = result.stats
         not_accepted = stats.failed + stats.failed_earlier
-        summary = {
-            **summary_json(result),
-            "failed_file": str(failed_path) if not_accepted else None,
-            "journal": str(journal.path),
-            "results_file": str(self.request.results_path) if self.request.results_path else None,
-            "stopped_by": result.stopped_by.message if result.stopped_by else None,
-            "first_failures": [{"row": r, "line": n, "error": e} for r, n, e in result.failures[:MAX_KEPT_PROBLEMS]],
-        }
+        summary = run_summary(result, self.request, failed_path if not_accepted else None, journal.path)
         if self._duplicate_report is not None:
             summary["duplicate_keys"] = self._duplicate_report.keys
         line = progress_line(result)
@@ -243,6 +236,34 @@ class ImportRun:
         journal.remove()
         summary["journal"] = None
         return ImportReport(f"Imported {named(self.request.file)}: {line}.", summary)
+
+
+def run_summary(
+    result: ImportResult, request: ImportRequest, failed_path: Path | None, journal_path: Path | None
+) -> dict[str, Any]:
+    """The JSON summary of a run that sent (or could have sent): its counts and where its files are."""
+    return {
+        **summary_json(result),
+        "failed_file": str(failed_path) if failed_path else None,
+        "journal": str(journal_path) if journal_path else None,
+        "results_file": str(request.results_path) if request.results_path else None,
+        "stopped_by": result.stopped_by.message if result.stopped_by else None,
+        "first_failures": [{"row": r, "line": n, "error": e} for r, n, e in result.failures[:MAX_KEPT_PROBLEMS]],
+    }
+
+
+def ended_before_the_first_row(request: ImportRequest, exc: BaseException) -> ImportEnded:
+    """Credentials refused (3), the token service down (5), Ctrl-C or SIGTERM while the token was fetched:
+    the import ends with its summary (every count 0) and reports, as a run that stopped later does."""
+    if isinstance(exc, CgError):
+        result = ImportResult(ImportStats(), stopped_by=exc)
+        message, code, hint = f"stopped: {exc.message}; nothing was sent", exc.exit_code, exc.hint
+    else:
+        signal_name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        result = ImportResult(ImportStats(), stop_signal=signal_name)
+        what = "terminated" if signal_name == "SIGTERM" else "interrupted"
+        message, code, hint = f"{what} before the first row was sent", SIGNAL_EXIT_CODES[signal_name], None
+    return ImportEnded(message, code, run_summary(result, request, None, None), hint=hint)
 
 
 def progress_line(result: ImportResult) -> str:

@@ -81,10 +81,15 @@ def json_document(data: Any, *, ascii_only: bool = False) -> str:
     return _ANYWHERE_COMMAND.sub(r"\\u0023#", json.dumps(data, indent=2, ensure_ascii=ascii_only, default=str))
 
 
+documents_written = 0  # the entry point adds an interrupted run's document only when there is none yet
+
+
 def json_out(data: Any) -> None:
     """One JSON document on stdout; \\u escapes when stdout cannot carry UTF-8, so it never fails after a send."""
+    global documents_written
     utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")
     out(json_document(data, ascii_only=not utf8))
+    documents_written += 1
 
 
 def console(stream: IO[str] | None = None) -> Console:
