@@ -379,3 +379,21 @@ def test_a_legacy_failed_file_never_holds_a_value_that_reads_as_utf8(tmp_path: P
     with RecordFile(str(path), options=ReadOptions(encoding="latin-1", delimiter=",")) as records:
         back = [(row.error, row.original[0], row.original[2]) for row in records]
     assert back == [(None, "\xe9t\xe9", "server says Ã©")]
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_utf8_row_in_a_legacy_input_reaches_the_failed_file_as_it_was_meant(cg, server: Any, source: str) -> None:
+    """A cp1252 export with one row saved as UTF-8: that row fails (mojibake); its failed-file line, re-imported
+    with the same options, must send 'Zoë', never the mis-decoded 'ZoÃ«' (it used to)."""
+    sandbox = server()
+    data = "Account Name,Email\nCafé,c@x.io\n".encode("cp1252") + "Zoë,z@x.io\n".encode()
+    Path("mix.csv").write_bytes(data)
+    name, stdin = ("mix.csv", None) if source == "file" else ("-", data)  # stdin as bytes, as a pipe gives them
+    first = cg(
+        "records", "import", name, "--format", "csv", "--mapping", "accounts", "--encoding", "cp1252", input=stdin
+    )
+    assert first.exit_code == 6, first.output
+    failed = "mix.failed.csv" if source == "file" else "stdin.failed.csv"
+    again = cg("records", "import", failed, "--mapping", "accounts", "--encoding", "cp1252")
+    assert again.exit_code == 0, again.output
+    assert sorted(r["record"]["Account Name"] for r in sandbox.records()) == ["Café", "Zoë"]

@@ -49,6 +49,7 @@ class FailedFile:
         self.format = fmt
         self.delimiter = delimiter  # the input's: a semicolon export's failed rows open in the same Excel
         self.encoding = encoding  # the input's, until a line does not fit: then UTF-8 with a BOM
+        self._read_as = encoding  # the input's, for the values that must be written as their bytes meant
         # _row and _error of an earlier failed file are replaced, not repeated.
         self._width = len(header or [])
         self._keep = [i for i, h in enumerate(header or []) if h not in RESERVED_COLUMNS]
@@ -79,6 +80,7 @@ class FailedFile:
                 text = self._text(row, error, ascii_only=True)
             else:
                 self._become_utf8()
+                text = self._text(row, error)
         self._stream.write(text)
         self._stream.flush()
 
@@ -88,6 +90,8 @@ class FailedFile:
             cells = row.original if isinstance(row.original, list) else []
             if len(cells) == self._width:  # a ragged row is kept exactly as it was
                 cells = [cells[i] for i in self._keep]
+            if self.encoding == "utf-8-sig" and not _fits("".join(cells), self._read_as):
+                cells = [as_meant(cell, self._read_as) for cell in cells]
             # A NUL in a server's message: cg refuses a CSV holding one, and the file would not import again.
             return self._csv_line([*cells, row.number, error.replace("\x00", "\\x00")])
         if isinstance(row.original, dict):
@@ -152,6 +156,19 @@ def _fits(text: str, encoding: str) -> bool:
 
 
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def as_meant(value: str, read_as: str) -> str:
+    """`value` read in a legacy encoding from bytes that were UTF-8 (the row failed as mojibake), as those
+    bytes meant it: in the UTF-8 failed file it then reads back right with the same options."""
+
+    def meant(run: re.Match[str]) -> str:
+        try:
+            return run.group().encode(read_as).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return run.group()
+
+    return _NON_ASCII_RUN.sub(meant, value)
 
 
 def _is_utf8(data: bytes) -> bool:
