@@ -147,3 +147,21 @@ def test_two_processes_on_one_state_by_two_names_one_is_refused(server: Any) -> 
     summary = json.loads(out)
     assert summary["sent"] + summary["unchanged"] + summary["failed"] == 1000
     assert max(responses(sandbox).values()) == 1
+
+
+def test_a_journal_linked_to_a_file_not_yet_made_is_kept_beside_it_and_removed_when_every_row_went(
+    cg, server: Any
+) -> None:
+    """It used to stay after a run that sent every row (cg removed only the link's own name, never through
+    it), so the next run was refused as if one had been killed."""
+    sandbox = server()
+    Path("a.csv").write_text("Email,Score\nann@x.com,9\n")
+    Path("jdir").mkdir()
+    Path("jl").symlink_to("jdir/j.db")
+    for run in range(2):
+        done = cg("records", "import", "a.csv", "--mapping", "responses", "--journal", "jl", "--state", "s.db")
+        assert done.exit_code == 0, (run, done.output)
+        assert Path("jl").is_symlink() and not Path("jl").exists()  # the link stays, the journal went
+        assert sorted(p.name for p in Path("jdir").iterdir()) == []  # its -wal, -shm and lock file too
+        assert not Path("jl.lock").exists()
+    assert responses(sandbox) == {("ann@x.com", "9"): 1}
