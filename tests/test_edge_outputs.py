@@ -206,3 +206,75 @@ def test_an_output_that_may_not_be_written_is_refused_before_anything(cg, server
         Path("ro").chmod(0o755)
     assert result.exit_code == 2 and "permission denied" in result.stderr, result.output
     nothing_happened(sandbox)
+
+
+# --- the lock files beside the journal and the state are outputs too -------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        (["--failed", "a.csv.cg-journal.lock"], "is the journal's lock file and would be the failed file too"),
+        (["--results", "a.csv.cg-journal.lock"], "is the journal's lock file and would be the results file too"),
+        (["--junit", "a.csv.cg-journal.lock"], "is the journal's lock file and would be the JUnit report too"),
+        (["--state", "st.db", "--results", "st.db.lock"], "st.db.lock is the results file and would be the state's"),
+        (["--state", "st.db", "--failed", "st.db.lock"], "st.db.lock is the failed file and would be the state's"),
+        (["--state", "st.db", "--journal", "st.db.lock"], "st.db.lock is the journal and would be the state's lock"),
+        (["--journal", "j", "--state", "j.lock"], "j.lock is the journal's lock file and would be the state too"),
+    ],
+)
+def test_an_output_named_as_a_lock_file_is_refused_before_anything(
+    cg, server: Any, options: list[str], shown: str
+) -> None:
+    """A failed file written over the journal's lock replaces its inode: a second run would then lock a new file."""
+    sandbox = server()
+    Path("a.csv").write_text(INPUT)
+    result = import_a(cg, *options)
+    assert result.exit_code == 2, result.output
+    assert shown in result.stderr
+    nothing_happened(sandbox)
+    assert not [p.name for p in Path().iterdir() if p.name.endswith(".lock")]
+    assert not Path("st.db").exists() and not Path("j").exists()
+
+
+def test_a_lock_file_left_by_a_killed_run_is_refused_as_an_output_and_kept(cg, server: Any) -> None:
+    sandbox = server()
+    Path("a.csv").write_text(INPUT)
+    Path("a.csv.cg-journal.lock").write_text("12345\n")
+    result = import_a(cg, "--failed", "a.csv.cg-journal.lock")
+    assert result.exit_code == 2 and "is the journal's lock file" in result.stderr, result.output
+    assert Path("a.csv.cg-journal.lock").read_text() == "12345\n"
+    nothing_happened(sandbox)
+
+
+@pytest.mark.parametrize("side", ["real/st.db.lock", "real/st.db-wal", "real/st.db-shm"])
+@pytest.mark.parametrize("exists", [True, False])
+def test_the_side_files_of_a_linked_state_are_those_beside_the_real_file(
+    cg, server: Any, side: str, exists: bool
+) -> None:
+    """SQLite follows the link and writes its -wal beside the real file; the lock goes there too."""
+    sandbox = server()
+    Path("a.csv").write_text(INPUT)
+    Path("real").mkdir()
+    if exists:
+        Path("real/st.db").write_bytes(b"")
+    Path("link.db").symlink_to("real/st.db")
+    result = import_a(cg, "--state", "link.db", "--results", side)
+    assert result.exit_code == 2, result.output
+    assert f"{Path(side).resolve()} is the results file and would be the state's " in result.stderr
+    nothing_happened(sandbox)
+    assert not Path(side).exists()
+
+
+@pytest.mark.parametrize("option", ["--state", "--journal"])
+def test_a_journal_or_state_that_is_a_loop_of_links_is_refused_before_any_lock_file(
+    cg, server: Any, option: str
+) -> None:
+    sandbox = server()
+    Path("a.csv").write_text(INPUT)
+    Path("loop.db").symlink_to("loop.db")
+    result = import_a(cg, option, "loop.db")
+    assert result.exit_code == 2, result.output
+    assert f"{option[2:]} loop.db: cannot be used (Too many levels of symbolic links)" in result.stderr
+    nothing_happened(sandbox)
+    assert not [p.name for p in Path().iterdir() if p.name.endswith(".lock")]

@@ -221,3 +221,108 @@ def test_a_fifo_or_a_directory_where_the_lock_file_goes_is_a_usage_error(tmp_pat
         WriterLock(tmp_path / "d.db", "journal").acquire()
     assert str(directory.value) == f"cannot lock journal {tmp_path / 'd.db'} (Is a directory)"
     assert directory.value.hint is not None and directory.value.hint.startswith(f"remove {tmp_path / 'd.db.lock'} ")
+
+
+# --- the lock follows the file, not the name it was given -------------------------------------
+
+
+def held_at(path: Path, what: str = "state") -> WriterLock:
+    writer = WriterLock(path, what)
+    writer.acquire()
+    return writer
+
+
+def test_a_symbolic_link_to_a_held_state_is_refused_and_makes_no_lock_file_of_its_own(held: WriterLock) -> None:
+    link = held.path.parent / "link.db"
+    link.symlink_to("s.db")
+    held.path.write_text("")
+    second = WriterLock(link, "state")
+    assert second.lock_path == held.path.parent.resolve() / "s.db.lock"  # beside the real file
+    with pytest.raises(FileBusy) as refused:
+        second.acquire()
+    assert str(refused.value) == f"state {link} is in use by process {os.getpid()} (lock {second.lock_path})"
+    assert not (held.path.parent / "link.db.lock").exists()
+
+
+def test_a_chain_of_links_and_a_relative_link_in_another_directory_reach_the_same_lock(tmp_path: Path) -> None:
+    (tmp_path / "s.db").write_text("")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "one").symlink_to("../s.db")  # relative to the link's own directory
+    (tmp_path / "two").symlink_to(tmp_path / "sub" / "one")
+    writer = held_at(tmp_path / "two")
+    try:
+        for other in (tmp_path / "s.db", tmp_path / "sub" / "one"):
+            with pytest.raises(FileBusy):
+                WriterLock(other, "state").acquire()
+    finally:
+        writer.release()
+
+
+def test_a_link_to_a_state_not_yet_created_locks_beside_the_file_it_will_create(tmp_path: Path) -> None:
+    """SQLite creates the link's target (and its -wal beside it): the lock goes there too."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "new.db").symlink_to(tmp_path / "real" / "s.db")
+    writer = held_at(tmp_path / "new.db")
+    try:
+        assert writer.lock_path == tmp_path.resolve() / "real" / "s.db.lock"
+        assert not (tmp_path / "real" / "s.db").exists()  # the lock never creates the file it guards
+        with pytest.raises(FileBusy):
+            WriterLock(tmp_path / "real" / "s.db", "state").acquire()
+    finally:
+        writer.release()
+
+
+def test_a_directory_reached_through_a_link_and_a_relative_name_reach_the_same_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "via").symlink_to("real", target_is_directory=True)
+    monkeypatch.chdir(tmp_path / "real")
+    writer = held_at(Path("s.db"), "journal")
+    try:
+        assert writer.lock_path == Path("s.db.lock")  # no link on the way: the name as given, in messages too
+        for other in (tmp_path / "via" / "s.db", tmp_path / "real" / "s.db", Path("../via/s.db")):
+            with pytest.raises(FileBusy):
+                WriterLock(other, "journal").acquire()
+    finally:
+        writer.release()
+
+
+@pytest.mark.parametrize("what", ["state", "journal"])
+def test_a_file_with_another_hard_link_is_refused_naming_the_count_before_any_lock_file(
+    tmp_path: Path, what: str
+) -> None:
+    """A lock named after one name cannot hold the file against a run that reaches it by another."""
+    path = tmp_path / "s.db"
+    path.write_text("")
+    os.link(path, tmp_path / "hard.db")
+    os.link(path, tmp_path / "third.db")
+    for name in (path, tmp_path / "hard.db"):
+        with pytest.raises(UsageError) as refused:
+            WriterLock(name, what).acquire()
+        assert str(refused.value) == f"{what} {name} has 3 hard links: a lock on one name cannot hold the others"
+        assert refused.value.hint == (
+            f"keep one name for it (remove the others once no cg run uses them), or pass another --{what}"
+        )
+        assert refused.value.exit_code == ExitCode.USAGE and not isinstance(refused.value, FileBusy)
+    assert not list(tmp_path.glob("*.lock"))  # no lock file made
+
+
+def test_a_hard_link_made_while_the_lock_was_being_taken_is_refused_and_the_lock_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.db"
+    path.write_text("")
+    real = lock_module._try_lock
+
+    def linked_meanwhile(fd: int) -> bool:  # `ln -f s.db other.db` between the first look and the lock
+        if not (tmp_path / "other.db").exists():
+            os.link(path, tmp_path / "other.db")
+        return real(fd)
+
+    monkeypatch.setattr(lock_module, "_try_lock", linked_meanwhile)
+    with pytest.raises(UsageError, match="has 2 hard links"):
+        WriterLock(path, "state").acquire()
+    monkeypatch.undo()
+    (tmp_path / "other.db").unlink()
+    held_at(path).release()  # the refused attempt holds nothing

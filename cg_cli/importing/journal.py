@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from cg_cli.errors import UsageError
 from cg_cli.importing.group_commit import GroupCommit
+from cg_cli.importing.lock import followed
 from cg_cli.records.readers import Row
 
 if TYPE_CHECKING:
@@ -282,9 +283,12 @@ class Journal:
                 self._db = None
 
     def remove(self) -> None:
+        """Delete the journal and SQLite's side files. Through a symbolic link only a journal this run opened
+        (and so knows is one): the file the link leads to goes, the link stays; never an unchecked link's target."""
+        where = followed(self.path) if self._db is not None else self.path
         self.close()
         for suffix in ("", "-wal", "-shm"):
-            remove_regular_file(Path(str(self.path) + suffix))
+            remove_regular_file(Path(f"{where}{suffix}"))
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -3,6 +3,10 @@
 The lock is the operating system's (`flock` on POSIX, `msvcrt.locking` on Windows), so it ends with the
 process that held it: a run killed with SIGKILL leaves a file, never a lock. A second process is refused
 at once, naming the file and the pid that holds it.
+
+The lock follows the file, not the name it was given: a path with a symbolic link on it is locked beside
+the file the link leads to (where SQLite writes its -wal too), so every name that reaches the file reaches
+one lock. A hard link cannot be followed back to the other names, so a file with more than one is refused.
 """
 
 from __future__ import annotations
@@ -23,17 +27,27 @@ class FileBusy(UsageError):
     """Another process holds the journal or state."""
 
 
+def followed(path: Path) -> Path:
+    """`path` itself when no symbolic link is on it; else the file its links lead to (absolute), existing or not."""
+    real = os.path.realpath(path)
+    return path if real == os.path.abspath(path) else Path(real)
+
+
+def lock_path_for(path: Path) -> Path:
+    """The lock file of a journal or state: beside the real file, whatever name reached it."""
+    return Path(f"{followed(path)}.lock")
+
+
 class WriterLock:
     def __init__(self, path: Path, what: str) -> None:
-        self.path = path  # the journal or state this lock guards
-        self.lock_path = Path(str(path) + ".lock")
+        self.path = path  # the journal or state this lock guards, as the user named it
+        self.lock_path = lock_path_for(path)
         self._what = what
         self._fd: int | None = None
 
     def acquire(self) -> None:
         """Hold the lock, or raise FileBusy at once. Idempotent."""
-        if self.path.exists() and not self.path.is_file():  # never a lock file beside /dev/null or a FIFO
-            raise UsageError(f"{self._what} {self.path} is not a regular file", hint=f"pass another --{self._what}")
+        self._refuse_what_one_lock_cannot_guard()  # before any lock file is made
         while self._fd is None:
             try:  # never through a symbolic link: a planted one would have us overwrite its target with a pid
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
@@ -57,9 +71,28 @@ class WriterLock:
             if not _same_file(fd, self.lock_path):  # the holder removed it as we opened it: take the new one
                 os.close(fd)
                 continue
+            try:  # again, held: a link made since the first look (`ln -f`) would escape this lock
+                self._refuse_what_one_lock_cannot_guard()
+            except UsageError:
+                os.close(fd)
+                raise
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
             self._fd = fd
+
+    def _refuse_what_one_lock_cannot_guard(self) -> None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return  # not there yet (or unreadable: opening it says why)
+        if not stat.S_ISREG(info.st_mode):  # never a lock file beside /dev/null or a FIFO
+            raise UsageError(f"{self._what} {self.path} is not a regular file", hint=f"pass another --{self._what}")
+        if info.st_nlink > 1:
+            raise UsageError(
+                f"{self._what} {self.path} has {info.st_nlink} hard links: a lock on one name cannot hold the others",
+                hint="keep one name for it (remove the others once no cg run uses them), "
+                f"or pass another --{self._what}",
+            )
 
     @property
     def _hint(self) -> str:

@@ -9,8 +9,10 @@ No output may be the input, or another output. Files are compared by device and 
 so a hard link, a symlink or a bind mount of the input is caught; a path that does not
 exist yet is compared by its directory's inode and its name ignoring case (two names
 that differ only in case are one file on macOS and Windows, so they are refused
-everywhere). SQLite also writes `-wal` and `-shm` beside a journal or state: those are
-outputs too.
+everywhere). SQLite also writes `-wal` and `-shm` beside a journal or state, and cg its
+`.lock` (lock.py): those are outputs too, beside the real file when a link leads to it. A
+failed file written over a lock file would replace its inode, and a second run would lock
+the new one beside a live run.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cg_cli.errors import UsageError
+from cg_cli.importing.lock import followed, lock_path_for
 
 # The roles a path plays, as the messages name them.
 JOURNAL = "journal"
@@ -32,7 +35,7 @@ RESULTS_FILE = "results file"
 STATE = "state"
 JUNIT = "JUnit report"
 _SQLITE_ROLES = (JOURNAL, STATE)  # SQLite files: regular files only, with side files
-_SIDE_FILES = ("-wal", "-shm")
+_SIDE_FILES = {"-wal": "WAL file", "-shm": "SHM file"}
 
 
 class Output(NamedTuple):
@@ -52,10 +55,7 @@ def check_outputs(input_path: str, outputs: Sequence[Output]) -> None:
         seen[source] = "the input file" + (" (stdin)" if input_path == "-" else "")
     for role, path in outputs:
         _check_openable(role, path)
-        names = [(role, path)]
-        if role in _SQLITE_ROLES:
-            names += [(f"{role}'s {suffix[1:].upper()} file", Path(f"{path}{suffix}")) for suffix in _SIDE_FILES]
-        for name, each in names:
+        for name, each in _with_side_files(role, path):
             identity = _identity(each)
             if identity is None:
                 continue  # a character device (/dev/null) takes any number of outputs
@@ -65,6 +65,15 @@ def check_outputs(input_path: str, outputs: Sequence[Output]) -> None:
                     hint="name another path",
                 )
             seen[identity] = f"the {name}"
+
+
+def _with_side_files(role: str, path: Path) -> list[tuple[str, Path]]:
+    """The output, and for a journal or state the files written beside it (beside the real one, for a link)."""
+    if role not in _SQLITE_ROLES:
+        return [(role, path)]
+    real = followed(path)
+    sides = [(f"{role}'s {name}", Path(f"{real}{suffix}")) for suffix, name in _SIDE_FILES.items()]
+    return [(role, path), *sides, (f"{role}'s lock file", lock_path_for(path))]
 
 
 def _check_openable(role: str, path: Path) -> None:
