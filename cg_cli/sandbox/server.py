@@ -271,6 +271,7 @@ def _parse_record_body(content_type: str, body: bytes) -> tuple[Any, Any]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # a real service's backlog: 64 workers connecting at once are all heard (not 5)
 
     def __init__(self, address: tuple[str, int], state: SandboxState, log_requests: bool) -> None:
         self.state = state
