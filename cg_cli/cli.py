@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
 
-from cg_cli.commands.common import SuggestingGroup, apply_global_options, global_params, new_app
+from cg_cli.commands.common import SuggestingGroup, apply_global_options, global_params, new_app, show_help
 from cg_cli.constants import ENVIRONMENT_HELP
 from cg_cli.main import ended, json_requested
 
@@ -77,7 +77,7 @@ class CgGroup(SuggestingGroup):
             result = super().main(argv, prog_name, standalone_mode=False, **kwargs)
             code = result if isinstance(result, int) else 0
         except click.exceptions.NoArgsIsHelpError as exc:  # bare `cg` or `cg records`: help, exit 0
-            click.echo(exc.ctx.get_help() if exc.ctx else self.get_help(click.Context(self)))
+            show_help(exc.ctx or click.Context(self), json_output=json_requested(argv))
             code = 0
         except click.ClickException as exc:
             code = _usage_error(exc, json_output=json_requested(argv))
@@ -131,9 +131,13 @@ app = new_app(
 
 def _show_version(ctx: typer.Context, value: bool) -> None:
     if value:
-        from cg_cli.main import version_text
+        from cg_cli.main import requested_output, version_text
 
-        typer.echo(version_text(json_output=json_requested(getattr(ctx.find_root().command, "argv", []))))
+        argv = getattr(ctx.find_root().command, "argv", [])
+        output = requested_output(argv)
+        if output not in (None, "text", "json"):  # a version in no known format would pass a script's check
+            raise click.exceptions.UsageError(f"unknown output format {output!r} (from option); use text or json", ctx)
+        typer.echo(version_text(json_output=json_requested(argv)))
         raise typer.Exit()
 
 

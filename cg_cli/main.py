@@ -57,12 +57,20 @@ def ended(word: str, code: int, *, json_output: bool) -> int:
 
 def json_requested(argv: list[str]) -> bool:
     """Whether the command line asks for -o json (or, without -o, CG_OUTPUT=json does)."""
+    value = requested_output(argv)
+    return value == "json" if value is not None else os.environ.get(ENV_OUTPUT) == "json"
+
+
+def requested_output(argv: list[str]) -> str | None:
+    """The value of -o/--output on the command line, as typed (None when there is none)."""
     for index, arg in enumerate(argv):
-        if arg in ("-o", "--output") and index + 1 < len(argv):
-            return argv[index + 1] == "json"
-        if arg in ("--output=json", "-ojson"):
-            return True
-    return os.environ.get(ENV_OUTPUT) == "json"
+        if arg in ("-o", "--output"):
+            return argv[index + 1] if index + 1 < len(argv) else None
+        if arg.startswith("--output="):
+            return arg.partition("=")[2]
+        if arg.startswith("-o") and not arg.startswith("--"):
+            return arg[2:]
+    return None
 
 
 def caused_by_ctrl_c(exc: BaseException) -> bool:

@@ -218,3 +218,29 @@ def test_nested_keys_of_import_check_and_state_documents(cg, sandbox_env: Sandbo
     assert target["configuration"] == ACCOUNTS_REF and target["records"] == 1
     listed = check(cg("mappings", "list", "-o", "json"), 0)
     assert [set(m) for m in listed["mappings"]] == [{"name", "type", "reference", "fields"}]
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (("--help",), ""),
+        (("records",), "records"),
+        (("mappings",), "mappings"),
+        (("records", "import", "--help"), "records import"),
+        (("auth", "-h"), "auth"),
+    ],
+)
+def test_help_and_a_bare_group_under_json_are_one_document(cg, args: tuple[str, ...], command: str) -> None:
+    """As `cg help COMMAND -o json` answers: -o json before or after, CG_OUTPUT too."""
+    placements = [("-o", "json", *args), ("--output=json", *args)]
+    if " " in command:
+        placements.append((*args, "-o", "json"))  # a command takes -o after its name too (a group does not)
+    for placed in placements:
+        document = check(cg(*placed), 0)
+        assert document["command"] == command and document["help"].startswith("Usage: "), placed
+
+
+def test_version_with_an_unknown_output_is_a_usage_error(cg) -> None:
+    result = cg("-o", "xml", "--version")
+    assert result.exit_code == 2 and "xml" in result.stderr and result.stdout == ""
+    assert check(cg("-o", "json", "--version"), 0)["version"]

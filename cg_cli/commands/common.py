@@ -19,6 +19,33 @@ if TYPE_CHECKING:
     from cg_cli.records.readers import ReadOptions
 
 
+def show_help(ctx: click.Context, *, json_output: bool) -> None:
+    """A command's help: text, or under -o json the document `cg help COMMAND -o json` prints."""
+    from cg_cli.output import render
+
+    if json_output:
+        command = ctx.command_path.partition(" ")[2]  # without the program's name, as `cg help` takes it
+        render.json_out({"ok": True, "command": command, "help": ctx.get_help()})
+    else:
+        click.echo(ctx.get_help())
+
+
+def help_option_following_output(option: click.Parameter | None) -> click.Parameter | None:
+    """--help that honours -o json (given before or after it): it is eager, so it reads the command line."""
+    if option is not None and not getattr(option, "_follows_output", False):
+
+        def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+            if value and not ctx.resilient_parsing:
+                from cg_cli.main import json_requested
+
+                show_help(ctx, json_output=json_requested(getattr(ctx.find_root().command, "argv", [])))
+                ctx.exit()
+
+        option.callback = show
+        option._follows_output = True  # type: ignore[attr-defined]
+    return option
+
+
 class CgCommand(TyperCommand):
     """A command that also takes the global options after its name: `cg records put … -v`.
 
@@ -26,6 +53,9 @@ class CgCommand(TyperCommand):
     command's own (so its --help lists them); their values are taken out of the
     call and merged into the run's state, over any given before the command.
     """
+
+    def get_help_option(self, ctx: click.Context) -> Any:
+        return help_option_following_output(super().get_help_option(ctx))
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         params = super().get_params(ctx)
@@ -49,6 +79,9 @@ class CgCommand(TyperCommand):
 
 class SuggestingGroup(TyperGroup):
     """A command group that answers a mistyped command with the one meant."""
+
+    def get_help_option(self, ctx: click.Context) -> Any:
+        return help_option_following_output(super().get_help_option(ctx))
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         try:
