@@ -3,7 +3,10 @@
 Inputs arrive as INPUT_* variables (the composite action passes them); the
 credentials come from the caller's `env` (CG_CLIENT_ID, CG_CLIENT_SECRET),
 never from inputs. Writes `sent`, `failed` and `exit-code` to $GITHUB_OUTPUT
-and exits with cg's exit code, however the run ends.
+and exits with cg's exit code, however the run ends. The counts come from cg's
+JSON document, asked for whatever `args` holds (`-o text` only keeps it off
+this step's stdout); a dry run sends nothing, so its `sent` is 0 and `failed`
+the rows that would fail.
 
     "$VENV/bin/python" -P -m cg_cli.action
 
@@ -31,7 +34,11 @@ USAGE_ERROR = 2
 
 
 def command_line(environ: Mapping[str, str]) -> list[str]:
-    """`cg records import …` for the action's inputs, run by this interpreter with -P."""
+    """`cg records import …` for the action's inputs, run by this interpreter with -P.
+
+    `-o json` comes first (a usage error follows the first) and again after `args` (the last one wins
+    otherwise), before a `--` that ends the options.
+    """
     file = environ.get("INPUT_FILE", "").strip()
     if not file:
         raise ValueError("the action needs the input `file` to import (without it, it only installs cg)")
@@ -41,7 +48,28 @@ def command_line(environ: Mapping[str, str]) -> list[str]:
         value = environ.get(f"INPUT_{name}", "").strip()
         if value:
             args += [option, value]
-    return args + shlex.split(environ.get("INPUT_ARGS", ""))
+    extra = user_args(environ)
+    end = extra.index("--") if "--" in extra else len(extra)
+    return args + extra[:end] + ["--output=json"] + extra[end:]
+
+
+def user_args(environ: Mapping[str, str]) -> list[str]:
+    return shlex.split(environ.get("INPUT_ARGS", ""))
+
+
+def asks_for_text(args: list[str]) -> bool:
+    """The last -o/--output among the action's `args` (before a `--`) says text."""
+    said = None
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in ("-o", "--output") and index + 1 < len(args):
+            said = args[index + 1]
+        elif arg.startswith("--output="):
+            said = arg.removeprefix("--output=")
+        elif arg.startswith("-o") and len(arg) > 2:
+            said = arg[2:]
+    return said == "text"
 
 
 def run(args: list[str]) -> tuple[int, bytes]:
@@ -70,15 +98,19 @@ def run(args: list[str]) -> tuple[int, bytes]:
 
 
 def outputs(code: int, stdout: bytes) -> dict[str, object]:
-    """The step's outputs from cg's JSON document; counts are empty when cg printed none (it was killed)."""
+    """The step's outputs from cg's JSON document. Counts are empty when it has none: cg ended before the
+    import started (a usage error, a refused header, refused credentials) or was killed before it could say."""
     try:
         summary = json.loads(stdout)
     except ValueError:
         summary = {}
     if not isinstance(summary, dict):
         summary = {}
+    if summary.get("dry_run") is True:
+        summary = {"sent": 0, "failed": summary.get("would_fail")}
     counts = {key: summary.get(key) for key in ("sent", "failed")}  # numbers only: an output is one line
-    return {**{k: v if isinstance(v, int) else "" for k, v in counts.items()}, "exit-code": code}
+    return {**{k: v if isinstance(v, int) and not isinstance(v, bool) else "" for k, v in counts.items()},
+            "exit-code": code}  # fmt: skip
 
 
 def write_outputs(values: dict[str, object], environ: Mapping[str, str]) -> None:
@@ -97,8 +129,9 @@ def main() -> int:
         return USAGE_ERROR
     code, stdout = run(args)
     write_outputs(outputs(code, stdout), os.environ)
-    sys.stdout.buffer.write(stdout)  # cg's JSON document: its workflow commands were already defused
-    sys.stdout.flush()
+    if not asks_for_text(user_args(os.environ)):  # text: cg's stdout is empty for an import
+        sys.stdout.buffer.write(stdout)  # cg's JSON document: its workflow commands were already defused
+        sys.stdout.flush()
     return code
 
 

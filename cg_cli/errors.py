@@ -151,11 +151,13 @@ class ImportEnded(CgError):
         summary: dict[str, Any],
         hint: str | None = None,
         failures: list[tuple[int, int, str]] | None = None,
+        rows_in_input: int | None = None,
     ) -> None:
         super().__init__(message, hint)
         self.exit_code = exit_code
         self.summary = summary
         self.failures = failures or []  # the failed rows kept for CI reports: (row, line, error)
+        self.rows_in_input = rows_in_input  # as the pre-flight counted them (None: not counted): for CI reports
 
     def details(self) -> dict[str, Any]:
         return {**self.extra, **self.summary}

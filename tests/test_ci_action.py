@@ -296,3 +296,33 @@ def test_sigterm_at_random_moments_never_leaves_cg_running_or_the_outputs_wrong(
         assert written["exit-code"] == str(proc.returncode)
         assert written["sent"] in ("", str(sent)), (attempt, written, sent)  # empty: cg was still loading
         assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected", "sent"),
+    [("-o text", {"sent": "1", "failed": "1", "exit-code": "6"}, 1),
+     ("--output=text --dry-run", {"sent": "0", "failed": "1", "exit-code": "4"}, 0),
+     ("--dry-run -q", {"sent": "0", "failed": "1", "exit-code": "4"}, 0)],
+)  # fmt: skip
+def test_the_outputs_are_set_whatever_the_args_ask_for(
+    server: Any, tmp_path: Path, args: str, expected: dict[str, str], sent: int
+) -> None:
+    """`-o text` in args still gives the counts (cg's stdout stays as asked: empty); a dry run sends nothing
+    (`sent` 0) and `failed` counts the rows that would fail."""
+    sandbox = server()
+    Path("a.csv").write_text("Account Name\nA\n\n,\n")
+    proc = import_step(sandbox, tmp_path / "out", file="a.csv", mapping="accounts", args=args)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert read_outputs(tmp_path / "out") == expected, stderr
+    assert len(sandbox.records()) == sent
+    assert stdout == "" if "text" in args else json.loads(stdout)["ok"] is False
+
+
+def test_the_wrapper_asks_for_json_last_and_before_a_double_dash() -> None:
+    from cg_cli.action import command_line
+
+    args = command_line({"INPUT_FILE": "a.csv", "INPUT_ARGS": "-o text --restart"})
+    assert args[4:9] == ["records", "import", "a.csv", "-o", "json"]  # first too: a usage error reads the first
+    assert args[-4:] == ["-o", "text", "--restart", "--output=json"]
+    dashed = command_line({"INPUT_FILE": "a.csv", "INPUT_ARGS": "--restart -- -o"})
+    assert dashed[-4:] == ["--restart", "--output=json", "--", "-o"]

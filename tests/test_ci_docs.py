@@ -69,3 +69,20 @@ def test_gitlab_gets_a_junit_report() -> None:
     gitlab = [job for document in jobs if isinstance(document, dict) for job in document.values() if "script" in job]
     assert gitlab and gitlab[0]["artifacts"]["reports"]["junit"] == "report.xml"
     assert gitlab[0]["artifacts"]["when"] == "always"
+
+
+def test_the_annotation_titles_docs_ci_shows_are_the_ones_cg_prints(cg, server: Any, monkeypatch) -> None:
+    """A misspelled heading in a check, and the service's 422 for a row, as the annotations title them."""
+    sandbox = server()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    Path("a.csv").write_text("Acount Name,Email\nA,a@y.io\n")
+    Path("b.csv").write_text("Account Name,Email\nA,a@y.io\n")
+    sandbox.fault(status=422, body='{"message": "The given data was invalid.", "errors": {"record.Email": '
+                  '["The record.Email must be a valid email address."]}}', count=1)  # fmt: skip
+    titles = []
+    check, push = ("mappings", "check", "accounts", "--file", "a.csv"), ("records", "import", "b.csv", "-m", "accounts")
+    for args in (check, push):
+        annotation = next(line for line in cg(*args).stderr.splitlines() if line.startswith("::error"))
+        titles.append(re.search(r",title=(.*?)::", annotation)[1].replace("%3A", ":"))  # type: ignore[index]
+    page = (ROOT / "docs" / "ci.md").read_text()
+    assert all(f"`{title}`" in " ".join(page.split()) for title in titles), titles

@@ -171,7 +171,7 @@ def test_a_lone_surrogate_key_in_jsonl(cg, server: Any) -> None:
 def test_every_character_xml_forbids_is_replaced() -> None:
     forbidden = "".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xD800, 0xDFFF, 0xFFFE, 0xFFFF]))
     finding = ci.Finding(1, 2, forbidden, forbidden)
-    data = ci.junit_xml(forbidden, ci.check_cases(3, [finding]))
+    data = ci.junit_xml(forbidden, ci.check_cases([finding], total=1, rows=3, problem_rows=1))
     document = etree.fromstring(data)
     assert etree.XMLSchema(etree.fromstring(JUNIT_SCHEMA)).validate(document)
     assert "\\x00" in document.find("testsuite").get("name") and "\\ufffe" in document.find("testsuite").get("name")

@@ -35,7 +35,7 @@ def test_contacts_of_one_company_are_grouped_by_email_not_by_account_name() -> N
     )
     index = build("contact", *contacts)
     try:
-        assert index.report == DuplicateReport(1, 2, [Repeat("Email 'joe@acme.com'", [1, 3])])
+        assert index.report == DuplicateReport(1, 2, [Repeat("Email 'joe@acme.com'", [1, 3], 2)], 3)
         assert superseded(index, 3) == [1]  # --duplicates last drops Joe's first row, never Ann
     finally:
         index.close()
@@ -44,7 +44,7 @@ def test_contacts_of_one_company_are_grouped_by_email_not_by_account_name() -> N
 def test_accounts_are_grouped_by_account_name_whatever_their_email() -> None:
     index = build("account", {"Account Name": "ACME", "Email": "a@x.com"}, {"Account Name": "acme", "Email": "b@x.com"})
     try:
-        assert index.report == DuplicateReport(1, 2, [Repeat("Account Name 'acme'", [1, 2])])
+        assert index.report == DuplicateReport(1, 2, [Repeat("Account Name 'acme'", [1, 2], 2)], 2)
         assert superseded(index, 2) == [1]
     finally:
         index.close()
@@ -53,7 +53,7 @@ def test_accounts_are_grouped_by_account_name_whatever_their_email() -> None:
 def test_a_contact_without_email_is_keyed_by_phone() -> None:
     index = build("contact", {"Phone": "+1 555"}, {"Phone": "+1 555", "Account Name": "B"}, {"Email": "x@y.z"})
     try:
-        assert index.report.first == [Repeat("Phone '+1 555'", [1, 2])]
+        assert index.report.first == [Repeat("Phone '+1 555'", [1, 2], 2)]
     finally:
         index.close()
 
@@ -63,7 +63,7 @@ def test_unreadable_rows_and_rows_without_a_key_are_not_indexed() -> None:
     bad = Row(2, {"Account Name": "A"}, "garbage", error="not JSON")
     try:
         report = index.build([Row(1, {"Account Name": "A"}, ["A"]), bad, Row(3, {"Email": "e@x.z"}, ["e@x.z"])])
-        assert report == DuplicateReport(0, 0, []) and report.describe() == "no identity key repeats"
+        assert report == DuplicateReport(0, 0, [], 3) and report.describe() == "no identity key repeats"
         assert superseded(index, 3) == []
     finally:
         index.close()
@@ -78,9 +78,9 @@ def test_the_report_names_the_first_keys_in_file_order_and_counts_every_row() ->
         assert (
             report.first
             == [
-                Repeat("Account Name 'd'", [1, 6]),
-                Repeat("Account Name 'c'", [2, 5]),
-                Repeat("Account Name 'b'", [3, 8]),
+                Repeat("Account Name 'd'", [1, 6], 2),
+                Repeat("Account Name 'c'", [2, 5], 2),
+                Repeat("Account Name 'b'", [3, 8], 2),
             ][:EXAMPLES]
         )
         assert report.describe() == (
@@ -95,7 +95,7 @@ def test_the_report_names_the_first_keys_in_file_order_and_counts_every_row() ->
 def test_a_key_on_many_rows_shows_its_first_five() -> None:
     index = build("account", *({"Account Name": "A"} for _ in range(7)))
     try:
-        assert index.report.first == [Repeat("Account Name 'a'", [1, 2, 3, 4, 5])]
+        assert index.report.first == [Repeat("Account Name 'a'", [1, 2, 3, 4, 5], 7)]
         assert superseded(index, 7) == [1, 2, 3, 4, 5, 6]
     finally:
         index.close()
@@ -108,7 +108,9 @@ def test_a_file_past_the_batch_size_keeps_every_key(extra: int) -> None:
     index = build("account", *({"Account Name": f"A{n}"} for n in range(count)), {"Account Name": f"A{count - 1}"})
     try:
         # The only repeat is the last key of the file (row `count`) and its copy after it.
-        assert index.report == DuplicateReport(1, 2, [Repeat(f"Account Name 'a{count - 1}'", [count, count + 1])])
+        assert index.report == DuplicateReport(
+            1, 2, [Repeat(f"Account Name 'a{count - 1}'", [count, count + 1], 2)], count + 1
+        )
         assert [n for n in sorted({1, SLICE - 1, SLICE, SLICE + 1, count, count + 1}) if index.superseded(n)] == [count]
     finally:
         index.close()
@@ -129,27 +131,27 @@ def test_superseded_rows_past_the_first_slice_are_found() -> None:
 def test_scan_reads_a_csv_file_with_the_mapping_type(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_text("Account Name,Email\nACME,joe@acme.com\nACME,ann@acme.com\nX,joe@acme.com\n")
-    assert scan(str(path), ReadOptions(), "contact").first == [Repeat("Email 'joe@acme.com'", [1, 3])]
-    assert scan(str(path), ReadOptions(), "account").first == [Repeat("Account Name 'acme'", [1, 2])]
+    assert scan(str(path), ReadOptions(), "contact").first == [Repeat("Email 'joe@acme.com'", [1, 3], 2)]
+    assert scan(str(path), ReadOptions(), "account").first == [Repeat("Account Name 'acme'", [1, 2], 2)]
 
 
 def test_scan_reads_with_the_options_given(tmp_path: Path) -> None:
     path = tmp_path / "c.txt"
     path.write_text("Company;Email\nACME;a@x.com\nACME;b@x.com\n")
     options = ReadOptions(file_format="csv", delimiter=";", renames={"Company": "Account Name"})
-    assert scan(str(path), options, "account").first == [Repeat("Account Name 'acme'", [1, 2])]
+    assert scan(str(path), options, "account").first == [Repeat("Account Name 'acme'", [1, 2], 2)]
 
 
 def test_keys_with_a_lone_surrogate_or_a_nul_are_indexed_and_shown_whole(tmp_path: Path) -> None:
     index = DuplicateIndex("account")
     try:
         report = index.build(rows({"Account Name": "a\ud800"}, {"Account Name": "a\ud800"}, {"Account Name": "b"}))
-        assert report.first == [Repeat("Account Name 'a\\ud800'", [1, 2])]  # SQLite refuses such text: kept as bytes
+        assert report.first == [Repeat("Account Name 'a\\ud800'", [1, 2], 2)]  # SQLite refuses such text: kept as bytes
     finally:
         index.close()
     path = tmp_path / "nul.jsonl"
     path.write_text('{"Account Name": "x\\u0000y"}\n' * 2)
-    assert scan(str(path), ReadOptions(), "account").first == [Repeat("Account Name 'x\\x00y'", [1, 2])]
+    assert scan(str(path), ReadOptions(), "account").first == [Repeat("Account Name 'x\\x00y'", [1, 2], 2)]
 
 
 def test_an_import_with_a_lone_surrogate_in_a_key_fails_those_rows_not_the_run(cg, server) -> None:
@@ -164,12 +166,17 @@ def test_an_import_with_a_lone_surrogate_in_a_key_fails_those_rows_not_the_run(c
 
 
 def test_the_report_as_json_names_keys_rows_and_the_first_repeats() -> None:
-    report = DuplicateReport(2, 5, [Repeat("Email 'a@x.com'", [1, 4]), Repeat("Email 'b@x.com'", [2, 3, 5])])
+    report = DuplicateReport(2, 6, [Repeat("Email 'a@x.com'", [1, 4], 2), Repeat("Email 'b@x.com'", [2, 3], 4)])
     assert report.as_json() == {
         "keys": 2,
-        "rows": 5,
-        "first": [{"key": "Email 'a@x.com'", "rows": [1, 4]}, {"key": "Email 'b@x.com'", "rows": [2, 3, 5]}],
+        "rows": 6,
+        "first": [
+            {"key": "Email 'a@x.com'", "rows": [1, 4], "rows_truncated": False},
+            {"key": "Email 'b@x.com'", "rows": [2, 3], "rows_truncated": True},  # on rows 2, 3 and two more
+        ],
+        "first_truncated": False,
     }
+    assert DuplicateReport(4, 8, report.first).as_json()["first_truncated"] is True
 
 
 def test_the_index_lives_in_a_cg_named_temporary_directory_removed_at_close(

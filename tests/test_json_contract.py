@@ -76,6 +76,7 @@ IMPORT = {
     "sent", "failed", "skipped", "sent_earlier", "failed_earlier", "changed_since_journal", "maybe_arrived",
     "unchanged", "superseded", "elapsed_seconds", "rows_per_second", "throttled", "settled_in_flight",
     "interrupted", "failed_file", "journal", "results_file", "stopped_by", "first_failures", "duplicate_keys",
+    "first_failures_truncated",
 }  # fmt: skip
 DRY_RUN = {"dry_run", "would_send", "would_fail", "problems", "problems_truncated"}
 # The keys each document carries besides `ok` (and, on failure, `exit_code`, `error`, `hint`): what scripts read.
@@ -193,7 +194,12 @@ def test_nested_keys_of_import_check_and_state_documents(cg, sandbox_env: Sandbo
     assert imported["first_failures"] == [{"row": 2, "line": 3, "error": imported["first_failures"][0]["error"]}]
     assert imported["duplicate_keys"] == 1 and imported["sent"] == 2
     checked = check(cg("mappings", "check", "accounts", "--file", "dup.csv", "-o", "json"), 4)
-    assert checked["duplicate_keys"] == {"keys": 1, "rows": 2, "first": [{"key": "Account Name 'a'", "rows": [1, 3]}]}
+    assert checked["duplicate_keys"] == {
+        "keys": 1,
+        "rows": 2,
+        "first": [{"key": "Account Name 'a'", "rows": [1, 3], "rows_truncated": False}],
+        "first_truncated": False,
+    }
     refused = check(cg("records", "import", "good.csv", "dup.csv", "--mapping", "accounts", "-o", "json"), 2)
     assert set(refused) == {"ok"} | FAILURE
     Path("dup2.csv").write_text("Account Name,Email\nA,a@x.com\nA,c@x.com\n")

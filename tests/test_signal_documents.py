@@ -50,7 +50,7 @@ def test_a_signal_while_a_request_is_out_prints_one_document(server: Any, name: 
     assert document["ok"] is False and document["exit_code"] == code, document
     assert document["error"].startswith(("interrupted", "terminated")) and "Traceback" not in err
     if name == "records import":
-        assert document["sent"] == 0 and Path("j.xml").exists()  # the import's own keys and reports
+        assert document["sent"] == 0 and 'failures="1"' in Path("j.xml").read_text()  # its keys and reports
 
 
 @pytest.mark.parametrize(("secret", "url", "code"), [("wrong", None, 3), (SECRET, "http://127.0.0.1:9", 5)])
@@ -69,5 +69,6 @@ def test_an_import_stopped_before_its_first_row_still_has_its_summary_and_report
     assert result.exit_code == code, result.output
     document = json.loads(result.stdout)
     assert (document["sent"], document["failed"], document["journal"]) == (0, 0, None) and document["stopped_by"]
-    assert Path("j.xml").exists()
+    junit = Path("j.xml").read_text()
+    assert 'failures="1"' in junit and "not sent" in junit  # a red report for a red job
     assert not Path("a.csv.cg-journal").exists()

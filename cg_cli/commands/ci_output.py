@@ -12,6 +12,8 @@ from cg_cli.commands.completers import complete_ci
 from cg_cli.output import ci, render
 
 if TYPE_CHECKING:
+    from cg_cli.errors import ImportEnded
+    from cg_cli.records.checks import FileCheck
     from cg_cli.records.mappings import Problem
 
 CiOption = Annotated[
@@ -42,10 +44,12 @@ def report_import(
     summary: dict[str, Any],
     outcome: str,
     failures: Sequence[tuple[int, int, str]],
+    stop: ci.Stop | None = None,
 ) -> None:
     """Annotate the failed rows, add the job summary and write the JUnit report of an import, however it ended.
 
-    `failures` are the failed rows the run kept (row, line, error): the first ci.MAX_JUNIT_CASES.
+    `failures` are the failed rows the run kept (row, line, error): the first ci.MAX_JUNIT_CASES. `stop` says
+    why the run ended before the end of its input, if it did.
     """
     findings = [ci.Finding(row, line, ci.title_of(error), error) for row, line, error in failures]
     failed = int(summary.get("failed", 0))
@@ -54,26 +58,46 @@ def report_import(
             file, findings, failed, summary.get("failed_file") or summary.get("results_file")
         ):
             render.command(line)
-        _warn(ci.append_job_summary(ci.import_summary(file, summary, findings, outcome)))
+        _warn(ci.append_job_summary(ci.import_summary(file, summary, findings, outcome, stop)))
     if junit is not None:
-        cases = ci.import_cases(summary, findings, summary.get("failed_file"))
+        cases = ci.import_cases(summary, findings, summary.get("failed_file"), stop)
         _write(junit, ci.junit_xml(f"cg records import {file}", cases, summary.get("elapsed_seconds")))
 
 
-def report_check(
-    mode: str | None, junit: Path | None, file: str, mapping: str, problems: list[Problem], rows: int
-) -> None:
-    """Annotate the problems of `mappings check --file`, add the job summary and write the JUnit report."""
+def stop_of(ended: ImportEnded) -> ci.Stop | None:
+    """Why an import ended before the end of its input (a signal, the service, credentials, a file), if it did.
+
+    Rows not sent: the rows the pre-flight counted, less those this run or an earlier one settled.
+    """
+    from cg_cli.errors import ExitCode
+
+    if ended.exit_code in (ExitCode.PARTIAL, ExitCode.VALIDATION):  # every row had its turn (or a dry run)
+        return None
+    why = _STOPPED.get(ended.exit_code) or str(ended.summary.get("stopped_by") or "stopped")[:100]
+    settled = sum(int(ended.summary.get(key) or 0) for key in ("sent", "failed", "skipped", "unchanged", "superseded"))
+    not_sent = None if ended.rows_in_input is None else max(ended.rows_in_input - settled, 0)
+    return ci.Stop(why, not_sent, ended.message, ended.hint or "")
+
+
+_STOPPED = {130: "interrupted", 143: "terminated", 5: "the service is unreachable or failing", 3: "credentials refused"}
+
+
+def report_check(mode: str | None, junit: Path | None, file: str, mapping: str, found: FileCheck) -> None:
+    """Annotate the problems of `mappings check --file`, add the job summary and write the JUnit report.
+
+    `found.kept` are the first problems; the counts (`total`, `rows`, `problem_rows`) are the whole file's.
+    """
     findings = [
         ci.Finding(p.row, p.line or 1, f"{p.field}: {p.problem}" if p.field else p.problem, _described(p))
-        for p in problems
+        for p in found.kept
     ]
     if ci.github_enabled(mode):
-        for line in ci.workflow_errors(file, findings, len(findings), None):
+        for line in ci.workflow_errors(file, findings, found.total, None):
             render.command(line)
-        _warn(ci.append_job_summary(ci.check_summary(file, mapping, findings, len(findings))))
+        _warn(ci.append_job_summary(ci.check_summary(file, mapping, findings, found.total)))
     if junit is not None:
-        _write(junit, ci.junit_xml(f"cg mappings check {mapping} {file}", ci.check_cases(rows, findings)))
+        cases = ci.check_cases(findings, total=found.total, rows=found.rows, problem_rows=found.problem_rows)
+        _write(junit, ci.junit_xml(f"cg mappings check {mapping} {file}", cases))
 
 
 def _described(problem: Problem) -> str:

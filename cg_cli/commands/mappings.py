@@ -250,7 +250,7 @@ def _check_file(
         columns = check_columns(mapping, records) if records.header is not None else None
         render.note(f"reading {file}: {records.described}")
         found = check_file(mapping, records, columns)
-    report_check(ci_mode, junit, file, mapping.name, found.shown, found.rows)
+    report_check(ci_mode, junit, file, mapping.name, found)
     extra: dict[str, object] = found.as_json()
     if file != "-":
         from cg_cli.importing.duplicates import scan

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cg_cli.commands.ci_output import CiOption, JunitOption, check_mode, report_check, report_import
+from cg_cli.commands.ci_output import CiOption, JunitOption, check_mode, report_check, report_import, stop_of
 from cg_cli.commands.common import (
     ConfigOption,
     DelimiterOption,
@@ -172,10 +172,12 @@ def import_records(
             report = run.run()
     except ImportEnded as ended:  # failed rows, a stop, a signal: CI still gets its annotations and summary
         if not dry_run:
-            report_import(ci_mode, junit, file, ended.summary, ended.message, ended.failures)
+            report_import(ci_mode, junit, file, ended.summary, ended.message, ended.failures, stop_of(ended))
         raise
     except CheckFailed as refused:  # the header (or --duplicates error): nothing was sent
-        report_check(ci_mode, junit, file, mapping or config or "", refused.problems, 0)
+        from cg_cli.records.checks import FileCheck
+
+        report_check(ci_mode, junit, file, mapping or config or "", FileCheck.of(refused.problems))
         raise
     if not dry_run:
         report_import(ci_mode, junit, file, report.summary, report.message, [])

@@ -21,6 +21,7 @@ from cg_cli.records.readers import ReadOptions, Row
 
 SLICE = 8192
 EXAMPLES = 3
+ROWS_SHOWN = 5  # rows named for each repeated key
 
 
 class DuplicatePolicy(StrEnum):
@@ -32,15 +33,25 @@ class DuplicatePolicy(StrEnum):
 class Repeat(NamedTuple):
     key: str  # "Account Name 'ACME'"
     rows: list[int]  # the first few rows holding it
+    rows_total: int = 0  # every row holding it
+
+    def as_json(self) -> dict[str, object]:
+        return {"key": self.key, "rows": self.rows, "rows_truncated": self.rows_total > len(self.rows)}
 
 
 class DuplicateReport(NamedTuple):
     keys: int  # keys that appear on more than one row
     rows: int  # rows holding such a key
     first: list[Repeat]
+    read: int = 0  # every row of the file: what an import that stops early did not send is counted from it
 
     def as_json(self) -> dict[str, object]:
-        return {"keys": self.keys, "rows": self.rows, "first": [{"key": r.key, "rows": r.rows} for r in self.first]}
+        return {
+            "keys": self.keys,
+            "rows": self.rows,
+            "first": [r.as_json() for r in self.first],
+            "first_truncated": self.keys > len(self.first),
+        }
 
     def describe(self) -> str:
         if not self.keys:
@@ -65,8 +76,10 @@ class DuplicateIndex:
     def build(self, rows: Iterable[Row]) -> DuplicateReport:
         """Read every row's key; the rows' content is not kept."""
         batch: list[tuple[int, int, bytes]] = []
+        read = 0
         self._db.execute("BEGIN")
         for row in rows:
+            read += 1
             keys = identity_keys(self.mapping_type, row.record) if row.error is None else ()
             if keys:
                 encoded = keys[0].encode("utf-8", "surrogatepass")  # a JSON "\ud800" is text SQLite refuses
@@ -81,11 +94,13 @@ class DuplicateIndex:
             "SELECT hash, count(*) AS n, min(row) AS first FROM k GROUP BY hash HAVING n > 1 ORDER BY first"
         ).fetchall()
         first = []
-        for key_hash, _, _ in repeating[:EXAMPLES]:
-            found = self._db.execute("SELECT row, key FROM k WHERE hash = ? ORDER BY row LIMIT 5", (key_hash,))
+        for key_hash, count, _ in repeating[:EXAMPLES]:
+            found = self._db.execute(
+                "SELECT row, key FROM k WHERE hash = ? ORDER BY row LIMIT ?", (key_hash, ROWS_SHOWN)
+            )
             rows = found.fetchall()
-            first.append(Repeat(_shown(rows[0][1]), [r for r, _ in rows]))
-        return DuplicateReport(len(repeating), sum(n for _, n, _ in repeating), first)
+            first.append(Repeat(_shown(rows[0][1]), [r for r, _ in rows], count))
+        return DuplicateReport(len(repeating), sum(n for _, n, _ in repeating), first, read)
 
     def superseded(self, number: int) -> bool:
         """A later row has the same key (`--duplicates last` skips this one). Rows are asked in order."""

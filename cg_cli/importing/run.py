@@ -210,7 +210,10 @@ class ImportRun:
         if self._duplicate_report is not None:
             summary["duplicate_keys"] = self._duplicate_report.keys
         line = progress_line(result)
-        ended = functools.partial(ImportEnded, summary=summary, failures=result.failures)  # failures: for CI reports
+        counted = self._duplicate_report.read if self._duplicate_report is not None else None
+        ended = functools.partial(  # failures and rows: for CI reports
+            ImportEnded, summary=summary, failures=result.failures, rows_in_input=counted
+        )
         resume_hint = f"rerun the same command with --resume to continue (journal {journal.path})"
         if result.stop_signal is not None:
             _end_quietly(journal, RunState.INTERRUPTED)
@@ -249,6 +252,7 @@ def run_summary(
         "results_file": str(request.results_path) if request.results_path else None,
         "stopped_by": result.stopped_by.message if result.stopped_by else None,
         "first_failures": [{"row": r, "line": n, "error": e} for r, n, e in result.failures[:MAX_KEPT_PROBLEMS]],
+        "first_failures_truncated": result.stats.failed > MAX_KEPT_PROBLEMS,
     }
 
 

@@ -29,8 +29,22 @@ class Finding(NamedTuple):
 
     row: int | None  # data row; None for the header or the file
     line: int  # physical line of the file (1 for the header)
-    title: str  # short: "unknown field 'Acount Name'", "422 Email: must be a valid email address"
+    title: str  # short: "Acount Name: not in mapping — …", "422 record.Email: The record.Email must be …"
     message: str
+
+
+class Stop(NamedTuple):
+    """An import that ended before the end of its input: a red report however few rows failed."""
+
+    why: str  # "terminated", "interrupted", "the service is unreachable or failing", …
+    not_sent: int | None  # rows never sent; None when no pre-flight counted them (stdin, some resumes)
+    said: str = ""  # the run's own summary line
+    hint: str = ""  # how to continue (--resume)
+
+    @property
+    def name(self) -> str:
+        rest = "the rest of the input was not sent" if self.not_sent is None else f"{self.not_sent} row(s) not sent"
+        return f"stopped ({self.why}): {rest}"
 
 
 def github_enabled(mode: str | None) -> bool:
@@ -107,22 +121,27 @@ def code_span(text: object) -> str:
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
-def import_summary(file: str, summary: dict[str, Any], findings: Sequence[Finding], outcome: str) -> str:
+def import_summary(
+    file: str, summary: dict[str, Any], findings: Sequence[Finding], outcome: str, stop: Stop | None = None
+) -> str:
     """The Markdown section `records import` adds to the job summary: this run's counts, then earlier runs'."""
+    not_sent = "0" if stop is None else "the rest" if stop.not_sent is None else str(stop.not_sent)
     lines = [
         f"### cg records import {code_span(file)}: {markdown_cell(outcome)}",
         "",
-        "| | sent | failed | unchanged | superseded | elapsed | rows/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| | sent | failed | unchanged | superseded | not sent | elapsed | rows/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| this run | {summary.get('sent', 0)} | {summary.get('failed', 0)} | {summary.get('unchanged', 0)} "
-        f"| {summary.get('superseded', 0)} | {summary.get('elapsed_seconds', 0):.1f} s "
+        f"| {summary.get('superseded', 0)} | {not_sent} | {summary.get('elapsed_seconds', 0):.1f} s "
         f"| {summary.get('rows_per_second', 0):.0f} |",
     ]
     if summary.get("skipped"):  # --resume: rows done before, skipped now (the text summary's "done before")
         lines.append(
             f"| earlier runs (skipped now) | {summary.get('sent_earlier', 0)} | {summary.get('failed_earlier', 0)} "
-            "| | | | |"
+            "| | | | | |"
         )
+    if stop is not None:  # the heading already says what the run did
+        lines += ["", f"**{markdown_cell(stop.name)}.** {markdown_cell(stop.hint)}".rstrip()]
     lines += _findings_table(findings, "Failed rows")
     files = [(name, summary.get(key)) for name, key in (("failed", "failed_file"), ("results", "results_file"),
                                                          ("journal", "journal"))]  # fmt: skip
@@ -176,8 +195,14 @@ class Case(NamedTuple):
     text: str = ""
 
 
-def import_cases(summary: dict[str, Any], findings: Sequence[Finding], where: str | None) -> list[Case]:
-    """A case per failed row (the first MAX_JUNIT_CASES), then one case per count: more failures, earlier runs."""
+def import_cases(
+    summary: dict[str, Any], findings: Sequence[Finding], where: str | None, stop: Stop | None = None
+) -> list[Case]:
+    """A stop first; a case per failed row (the first MAX_JUNIT_CASES), then one per count: more failures,
+    earlier runs, the rows accepted."""
+    stopped = []
+    if stop is not None:
+        stopped.append(Case(stop.name, "failure", stop.name, "\n".join(filter(None, (stop.said, stop.hint)))))
     cases = [Case(_case_name(f), "failure", f.title, f.message) for f in findings[:MAX_JUNIT_CASES]]
     see = f": see {where}" if where else ""
     more = int(summary.get("failed", 0)) - len(cases)
@@ -193,16 +218,19 @@ def import_cases(summary: dict[str, Any], findings: Sequence[Finding], where: st
     if summary.get("sent_earlier"):
         what = f"{summary['sent_earlier']} row(s) sent in an earlier run"
         cases.append(Case(what, "skipped", "done before: skipped by --resume"))
-    return cases
+    return stopped + cases
 
 
-def check_cases(rows: int, findings: Sequence[Finding]) -> list[Case]:
-    """A case per problem (the first MAX_JUNIT_CASES), one counting the rest, one for the rows without problems."""
+def check_cases(findings: Sequence[Finding], *, total: int, rows: int, problem_rows: int) -> list[Case]:
+    """A case per problem (the first MAX_JUNIT_CASES), one counting the rest, one for the rows without problems.
+
+    `findings` are the problems kept; `total` counts every problem of the file, `problem_rows` the rows with one.
+    """
     cases = [Case(f"{_case_name(f)}: {f.title}", "failure", f.title, f.message) for f in findings[:MAX_JUNIT_CASES]]
-    more = len(findings) - len(cases)
+    more = total - len(cases)
     if more > 0:
         cases.append(Case(f"{more} more problem(s)", "failure", f"{more} more problem(s)"))
-    clean = rows - len({f.row for f in findings if f.row is not None})
+    clean = rows - problem_rows
     if clean > 0:
         cases.append(Case(f"{clean} row(s) without problems"))
     return cases

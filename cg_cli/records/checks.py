@@ -14,6 +14,7 @@ from cg_cli.records.mappings import Mapping, Problem, check_fields, check_record
 from cg_cli.records.readers import RESERVED_COLUMNS, RecordFile, Row
 
 SHOWN_PROBLEMS = 100  # problems listed one by one; the rest are counted by kind
+KEPT_PROBLEMS = 1000  # problems kept for the CI reports (a JUnit case each); the text and JSON list SHOWN_PROBLEMS
 KINDS = 50  # distinct kinds counted; beyond, "other problems"
 
 
@@ -105,17 +106,30 @@ def column_hint(mapping: Mapping, found: ColumnCheck | None) -> str | None:
 
 @dataclass
 class FileCheck:
-    """A whole file's problems in flat memory: the first SHOWN_PROBLEMS, and a count of every kind."""
+    """A whole file's problems in flat memory: the first KEPT_PROBLEMS, and a count of every kind."""
 
-    shown: list[Problem] = field(default_factory=list)
+    kept: list[Problem] = field(default_factory=list)
     total: int = 0
     rows: int = 0
+    problem_rows: int = 0  # rows with at least one problem; the header's problems are no row's
     kinds: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, problems: Iterable[Problem]) -> FileCheck:
+        """The check of problems found another way (an import's header), no row read."""
+        found = cls()
+        for problem in problems:
+            found.add(problem)
+        return found
+
+    @property
+    def shown(self) -> list[Problem]:
+        return self.kept[:SHOWN_PROBLEMS]
 
     def add(self, problem: Problem) -> None:
         self.total += 1
-        if len(self.shown) < SHOWN_PROBLEMS:
-            self.shown.append(problem)
+        if len(self.kept) < KEPT_PROBLEMS:
+            self.kept.append(problem)
         kind = _kind(problem)
         if kind in self.kinds or len(self.kinds) < KINDS:
             self.kinds[kind] += 1
@@ -157,6 +171,7 @@ def check_file(mapping: Mapping, rows: Iterable[Row], columns: ColumnCheck | Non
             problems = check_values(mapping, row.record, row.number)
         for problem in problems:
             found.add(dataclasses.replace(problem, line=row.line))
+        found.problem_rows += bool(problems)
     return found
 
 
