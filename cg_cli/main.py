@@ -62,15 +62,20 @@ def json_requested(argv: list[str]) -> bool:
 
 
 def requested_output(argv: list[str]) -> str | None:
-    """The value of -o/--output on the command line, as typed (None when there is none)."""
-    for index, arg in enumerate(argv):
+    """The value of -o/--output on the command line, as typed: the last one, as for the options themselves
+    (None when there is none)."""
+    found: str | None = None
+    arguments = iter(argv)
+    for arg in arguments:
+        if arg == "--":
+            break
         if arg in ("-o", "--output"):
-            return argv[index + 1] if index + 1 < len(argv) else None
-        if arg.startswith("--output="):
-            return arg.partition("=")[2]
-        if arg.startswith("-o") and not arg.startswith("--"):
-            return arg[2:]
-    return None
+            found = next(arguments, None)
+        elif arg.startswith("--output="):
+            found = arg.partition("=")[2]
+        elif arg.startswith("-o") and not arg.startswith("--"):
+            found = arg[2:]
+    return found
 
 
 def caused_by_ctrl_c(exc: BaseException) -> bool:

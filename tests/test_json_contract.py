@@ -250,3 +250,10 @@ def test_version_with_an_unknown_output_is_a_usage_error(cg) -> None:
     result = cg("-o", "xml", "--version")
     assert result.exit_code == 2 and "xml" in result.stderr and result.stdout == ""
     assert check(cg("-o", "json", "--version"), 0)["version"]
+
+
+def test_the_last_output_option_wins_for_usage_errors_too(cg) -> None:
+    """As for every option: `-o json … -o text` is text, `-o text … -o json` one document."""
+    text = cg("-o", "json", "records", "import", "x.csv", "--config", "X", "--workers", "0", "-o", "text")
+    assert text.exit_code == 2 and text.stdout == "" and "error:" in text.stderr
+    check(cg("-o", "text", "records", "import", "x.csv", "--config", "X", "--workers", "0", "-o", "json"), 2)
