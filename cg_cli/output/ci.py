@@ -112,16 +112,16 @@ def import_summary(file: str, summary: dict[str, Any], findings: Sequence[Findin
     lines = [
         f"### cg records import {code_span(file)}: {markdown_cell(outcome)}",
         "",
-        "| | sent | failed | unchanged | superseded | elapsed | rows/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| | sent | failed | unchanged | superseded | not sent | elapsed | rows/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| this run | {summary.get('sent', 0)} | {summary.get('failed', 0)} | {summary.get('unchanged', 0)} "
-        f"| {summary.get('superseded', 0)} | {summary.get('elapsed_seconds', 0):.1f} s "
+        f"| {summary.get('superseded', 0)} | {summary.get('not_sent', 0)} | {summary.get('elapsed_seconds', 0):.1f} s "
         f"| {summary.get('rows_per_second', 0):.0f} |",
     ]
     if summary.get("skipped"):  # --resume: rows done before, skipped now (the text summary's "done before")
         lines.append(
             f"| earlier runs (skipped now) | {summary.get('sent_earlier', 0)} | {summary.get('failed_earlier', 0)} "
-            "| | | | |"
+            "| | | | | |"
         )
     lines += _findings_table(findings, "Failed rows")
     files = [(name, summary.get(key)) for name, key in (("failed", "failed_file"), ("results", "results_file"),
@@ -177,7 +177,8 @@ class Case(NamedTuple):
 
 
 def import_cases(summary: dict[str, Any], findings: Sequence[Finding], where: str | None) -> list[Case]:
-    """A case per failed row (the first MAX_JUNIT_CASES), then one case per count: more failures, earlier runs."""
+    """A case per failed row (the first MAX_JUNIT_CASES), then one case per count: more failures, earlier runs,
+    the rows a stopped run did not send."""
     cases = [Case(_case_name(f), "failure", f.title, f.message) for f in findings[:MAX_JUNIT_CASES]]
     see = f": see {where}" if where else ""
     more = int(summary.get("failed", 0)) - len(cases)
@@ -187,6 +188,10 @@ def import_cases(summary: dict[str, Any], findings: Sequence[Finding], where: st
     if earlier:
         what = f"{earlier} row(s) failed in an earlier run"
         cases.append(Case(what, "failure", what, what + see))
+    stopped = summary.get("stopped_by") or ("interrupted (Ctrl-C or SIGTERM)" if summary.get("interrupted") else "")
+    if stopped:  # exit 5, 3, 2, 130, 143: never a green report, even when no row failed
+        what = f"{summary.get('not_sent', 0)} row(s) not sent: the run stopped"
+        cases.append(Case(what, "failure", str(stopped), f"{what}; rerun the same command with --resume"))
     accepted = sum(int(summary.get(key, 0)) for key in ("sent", "unchanged", "superseded"))
     if accepted:
         cases.append(Case(f"{accepted} row(s) accepted"))
