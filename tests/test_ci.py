@@ -80,6 +80,7 @@ def test_a_stopped_import_still_writes_the_summary(cg, server: Any, github: Path
     result = cg("records", "import", "a.csv", "--mapping", "accounts", "--retries", "0")
     assert result.exit_code == 5
     assert "### cg records import `a.csv`: stopped\\: the service fails persistently" in github.read_text()
+    assert "| this run | 0 | 0 | 0 | 0 | 2 |" in github.read_text()  # sent, failed, unchanged, superseded, not sent
 
 
 def test_nothing_of_this_without_github_actions(cg, server: Any, tmp_path: Path, monkeypatch) -> None:

@@ -219,3 +219,16 @@ def test_a_lone_surrogate_key_reaches_the_failed_and_results_files_intact(cg, se
     # A lone surrogate is never sent, mapping or not: the row fails for it (tests/test_edge_values.py).
     assert "field '\\udfff' holds a lone surrogate" in Path("r.csv").read_text(encoding="utf-8")
     checked("j.xml")
+
+
+def test_a_stopped_import_is_no_green_report(cg, server: Any) -> None:
+    """Exit 5 with every row read but not sent: the report fails, naming the stop and the rows not sent."""
+    sandbox = server()
+    Path("a.csv").write_text("Account Name\nA\nB\nC\n")
+    sandbox.fault(status=500, count=100)
+    result = cg("records", "import", "a.csv", "--mapping", "accounts", "--retries", "0", "--junit", "r.xml")
+    assert result.exit_code == 5, result.output
+    report = checked("r.xml")
+    [stop] = report["failing"]
+    assert stop.name == "3 row(s) not sent: the run stopped"
+    assert "the service fails persistently" in stop.result[0].message

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cg_cli.importing.state import StateStore
 from tests.conftest import ACCOUNTS_REF, CLIENT_ID, SECRET, SandboxHandle, free_port
 
 ACME = ("-f", "Account Name=ACME")
@@ -40,6 +41,7 @@ def setup_files() -> None:
     Path("good.csv").write_text("Account Name,Email\nA,a@x.com\n")
     Path("bad_row.csv").write_text("Account Name,Email\n,a@x.com\n")
     Path("bad_header.csv").write_text("Acount Name\nA\n")
+    StateStore(Path("s.db"), ACCOUNTS_REF).close()  # a state that knows one configuration
 
 
 CASES: dict[str, tuple[tuple[str, ...], int]] = {
@@ -68,13 +70,14 @@ CASES: dict[str, tuple[tuple[str, ...], int]] = {
     "completion unknown shell": (("completion", "tcsh"), 2),
     "help": (("help", "records", "put"), 0),
     "records state missing": (("records", "state", "nope.db"), 2),
+    "records state --forget unknown": (("records", "state", "s.db", "--forget", "nope"), 2),
 }
 
 
 FAILURE = {"exit_code", "error", "hint"}
 IMPORT = {
     "sent", "failed", "skipped", "sent_earlier", "failed_earlier", "changed_since_journal", "maybe_arrived",
-    "unchanged", "superseded", "elapsed_seconds", "rows_per_second", "throttled", "settled_in_flight",
+    "unchanged", "superseded", "not_sent", "elapsed_seconds", "rows_per_second", "throttled", "settled_in_flight",
     "interrupted", "failed_file", "journal", "results_file", "stopped_by", "first_failures", "duplicate_keys",
     "first_failures_truncated",
 }  # fmt: skip
@@ -107,6 +110,7 @@ KEYS: dict[str, set[str]] = {
     "completion unknown shell": set(),
     "help": {"command", "help"},
     "records state missing": set(),
+    "records state --forget unknown": set(),
 }
 PROBLEM = {"row", "field", "problem", "suggestion"}
 

@@ -27,6 +27,7 @@ from cg_cli.constants import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from cg_cli.output import render
 
 if TYPE_CHECKING:
+    from cg_cli.config.settings import Settings
     from cg_cli.records.body import RecordBody
 
 app = new_app("Push records to the PUT Records API.")
@@ -157,34 +158,36 @@ def show_state(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A state file written by records import --state.", metavar="PATH")],
     forget: Annotated[
-        str | None, typer.Option("--forget", help="Forget what the state holds for this configuration.", metavar="REF")
+        str | None,
+        typer.Option(
+            "--forget", help="Forget what the state holds for this configuration (or mapping).", metavar="REF"
+        ),
     ] = None,
     forget_uncertain: Annotated[
         str | None,
         typer.Option(
             "--forget-uncertain",
-            help="Forget the survey rows of this configuration that may have arrived (checked by hand): "
+            help="Forget the survey rows of this configuration (or mapping) that may have arrived (checked by hand): "
             "the next push sends those still in the input.",
             metavar="REF",
         ),
     ] = None,
+    mappings_file: MappingsFileOption = None,
 ) -> None:
-    """Show what an incremental-push state holds per target, or forget one configuration."""
-    from cg_cli.importing.state import describe_state, forget_configuration
+    """Show what an incremental-push state holds per target, or forget one configuration.
+
+    REF is a configuration reference the state holds, or the name of a mapping in the mapping file.
+    """
+    from cg_cli.errors import UsageError
+    from cg_cli.importing.state import describe_state
     from cg_cli.service.auth import iso_time
 
-    settings = settings_for(ctx)
-    if forget_uncertain is not None:
-        count = forget_configuration(path, forget_uncertain, only_uncertain=True)
-        if settings.json_output:
-            render.json_out({"ok": True, "configuration": forget_uncertain, "forgot": count})
-        render.note(f"Forgot {count} row(s) of configuration {forget_uncertain} that may have arrived, in {path}.")
-        return
-    if forget is not None:
-        count = forget_configuration(path, forget)
-        if settings.json_output:
-            render.json_out({"ok": True, "configuration": forget, "forgot": count})
-        render.note(f"Forgot {count} record(s) of configuration {forget} in {path}.")
+    settings = settings_for(ctx, mappings_file=mappings_file)
+    if forget is not None and forget_uncertain is not None:
+        raise UsageError("give --forget or --forget-uncertain, not both")
+    given = forget_uncertain if forget_uncertain is not None else forget
+    if given is not None:
+        _forget(settings, path, given, only_uncertain=forget_uncertain is not None)
         return
     targets = describe_state(path)
     data = [
@@ -219,3 +222,26 @@ def show_state(
     ]
     columns = ("Configuration", "Records URL", "Client", "Records", "Uncertain", "Last pushed")
     render.table(str(path), columns, rows, whole=columns[3:])
+
+
+def _forget(settings: Settings, path: Path, given: str, *, only_uncertain: bool) -> None:
+    """--forget and --forget-uncertain: REF as the state knows it, or a mapping's name; refused when neither."""
+    from cg_cli.importing.state import configuration_named, forget_configuration
+
+    reference = configuration_named(path, given, lambda name: _mapping_reference(settings, name))
+    count = forget_configuration(path, reference, only_uncertain=only_uncertain)
+    if settings.json_output:
+        render.json_out({"ok": True, "configuration": reference, "forgot": count})
+    named = f"{reference} (mapping {given})" if reference != given else reference
+    if only_uncertain:
+        render.note(f"Forgot {count} row(s) of configuration {named} that may have arrived, in {path}.")
+    else:
+        render.note(f"Forgot {count} record(s) of configuration {named} in {path}.")
+
+
+def _mapping_reference(settings: Settings, name: str) -> str | None:
+    from cg_cli.config.targets import mapping_file
+
+    mappings = mapping_file(settings, required=False)
+    mapping = mappings.mappings.get(name) if mappings is not None else None
+    return mapping.reference if mapping is not None else None

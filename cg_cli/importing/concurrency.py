@@ -302,8 +302,11 @@ class Pace:
                     if not exc.maybe_delivered:  # a row that may have arrived stays reported as such
                         raise self._failing from None
                 client_error = exc.status is not None and 400 <= exc.status < 500
-                if exc.maybe_delivered or client_error or attempt >= ROW_ATTEMPTS:
+                if exc.maybe_delivered or client_error:
                     raise
+                if attempt >= ROW_ATTEMPTS:  # the message is the last attempt's: say there were others
+                    said = f"{exc.message} (the row was tried {attempt} times)"
+                    raise NetworkError(said, exc.hint, status=exc.status) from None
                 self._wait_or_stop(stop, ROW_RETRY_WAIT * attempt)
                 continue
             except BaseException:

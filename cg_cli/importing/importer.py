@@ -146,7 +146,6 @@ class Importer:
         if verdict == Verdict.UNCHANGED:
             self._finish(Outcome(job, status.UNCHANGED))
         elif verdict == Verdict.UNCERTAIN:
-            self.result.stats.maybe_arrived += 1
             self._finish(Outcome(job, status.FAILED, MAYBE_ARRIVED_BEFORE, uncertain=True))
         elif self._dry_run:
             self._finish(Outcome(job, VALID))
@@ -170,7 +169,6 @@ class Importer:
         job = Job(row, digest, self._keys(row) if verdict is _SENT_EARLIER and self._delivery.has_state else ())
         if verdict is _MAYBE_ARRIVED:
             # In flight when a run was killed: it may have arrived. Report it; never send it twice.
-            self.result.stats.maybe_arrived += 1
             self._finish(Outcome(job, status.FAILED, MAYBE_ARRIVED, uncertain=True))
         elif verdict is _UNCHANGED:
             self._finish(Outcome(job, status.UNCHANGED))

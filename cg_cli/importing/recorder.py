@@ -89,6 +89,8 @@ class OutcomeRecorder:
             if self._failed is not None:
                 self._failed.write(job.row, outcome.error or "")
             stats.failed += 1
+            if outcome.uncertain:  # a survey row: its answer was lost now, or an earlier run could not tell
+                stats.maybe_arrived += 1
             if len(self.result.failures) < MAX_KEPT_FAILURES:
                 kept = (outcome.error or "")[
                     : None if len(self.result.failures) < MAX_KEPT_PROBLEMS else MAX_KEPT_ERROR
@@ -105,6 +107,8 @@ class OutcomeRecorder:
             stats.unchanged += 1
         elif kind == status.SUPERSEDED:
             stats.superseded += 1
+        elif kind == status.NOT_SENT:
+            stats.not_sent += 1
         elif kind == VALID:
             stats.valid += 1
         if self._results is not None and kind != VALID:

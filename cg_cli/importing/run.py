@@ -140,6 +140,13 @@ class ImportRun:
             "problems_truncated": stats.failed > len(result.problems),
         }
         line = f"{stats.valid} row(s) would be sent, {stats.failed} would fail; nothing was sent"
+        if result.stop_signal is not None:  # a verdict on the rows read so far would pass for the whole file's
+            what = _stopped_by_signal(result.stop_signal)
+            summary["interrupted"] = True
+            line = f"{line} (stopped after {stats.done} row(s))"
+            raise ImportEnded(
+                f"{what}: dry run of {named(self.request.file)}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], summary
+            )
         if stats.failed:
             raise ImportEnded(f"dry run of {named(self.request.file)}: {line}", ExitCode.VALIDATION, summary)
         return ImportReport(f"Dry run of {named(self.request.file)}: {line}.", summary)
@@ -217,7 +224,7 @@ class ImportRun:
         resume_hint = f"rerun the same command with --resume to continue (journal {journal.path})"
         if result.stop_signal is not None:
             _end_quietly(journal, RunState.INTERRUPTED)
-            what = "terminated" if result.stop_signal == "SIGTERM" else "interrupted"
+            what = _stopped_by_signal(result.stop_signal)
             raise ended(f"{what}: {line}", SIGNAL_EXIT_CODES[result.stop_signal], hint=resume_hint)
         if result.stopped_by is not None:  # credentials refused (3), service down (5), a journal (2), a bug (1)
             _end_quietly(journal, RunState.STOPPED, result.stopped_by.message)
@@ -237,8 +244,17 @@ class ImportRun:
                 hint=f"the failed rows and their errors are in {failed_path}; fix them and import that file",
             )
         journal.remove()
+        # Every row accepted: an earlier run's failed file (a --resume appends to it) would show failures in a
+        # green run's artifacts. The path was checked as an output: never the input, another output or a device.
+        self._remove_stale(failed_path)
         summary["journal"] = None
         return ImportReport(f"Imported {named(self.request.file)}: {line}.", summary)
+
+    def _remove_stale(self, failed_path: Path) -> None:
+        try:
+            remove_regular_file(failed_path)
+        except OSError as exc:  # everything was sent: say it, do not fail the run over it
+            self._notice(f"could not remove {failed_path}, which holds an earlier run's failed rows ({exc.strerror})")
 
 
 def run_summary(
@@ -279,8 +295,14 @@ def progress_line(result: ImportResult) -> str:
         earlier += f", {stats.unchanged} unchanged"
     if stats.superseded:
         earlier += f", {stats.superseded} superseded (a later row has the same key)"
+    if stats.not_sent:
+        earlier += f", {stats.not_sent} not sent (the run stopped before their turn)"
     rate = f"{pace_words(stats)}{stats.rows_per_second:.0f} rows/s"
     return f"{stats.sent} sent, {stats.failed} failed{earlier}; {stats.elapsed:.1f} s, {rate}"
+
+
+def _stopped_by_signal(signal_name: str) -> str:
+    return "terminated" if signal_name == "SIGTERM" else "interrupted"
 
 
 def _end_quietly(journal: Journal, state: RunState, reason: str = "") -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -160,6 +161,32 @@ def describe_state(path: Path) -> list[TargetState]:
     finally:
         db.close()
     return [TargetState(*row) for row in rows]
+
+
+def known_configurations(path: Path) -> list[str]:
+    """The configurations the state at `path` was pushed to, at any target (their records forgotten or not)."""
+    if not path.is_file():
+        raise StateError(f"state {path} does not exist")
+    db = _connect(path)
+    try:
+        rows = db.execute("SELECT DISTINCT configuration FROM targets ORDER BY configuration").fetchall()
+    finally:
+        db.close()
+    return [str(row[0]) for row in rows]
+
+
+def configuration_named(path: Path, given: str, mapping_reference: Callable[[str], str | None]) -> str:
+    """The configuration `given` names in the state at `path`: itself when the state knows it, else the
+    reference of the mapping of that name (`mapping_reference`, asked only then). Refused when the state
+    knows neither: forgetting nothing would read as a success."""
+    known = known_configurations(path)
+    if given in known:
+        return given
+    reference = mapping_reference(given)
+    if reference is not None and reference in known:
+        return reference
+    named = f"{reference!r} (mapping {given}; " if reference is not None else f"{given!r} ("
+    raise StateError(f"state {path} holds no configuration {named}it holds: {', '.join(known) or 'none'})")
 
 
 def forget_configuration(path: Path, configuration: str, *, only_uncertain: bool = False) -> int:

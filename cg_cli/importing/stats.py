@@ -19,9 +19,10 @@ class ImportStats:
     failed_earlier: int = 0  # --resume: failed for good in an earlier run, skipped (still not accepted)
     unchanged: int = 0  # --state: the service already holds exactly this record; not sent
     superseded: int = 0  # --duplicates last: a later row has the same key; not sent
+    not_sent: int = 0  # read, but the run stopped before their turn (a signal, the service down): resumable
     valid: int = 0  # dry run: rows that would be sent
     changed: int = 0  # --resume: journaled rows whose content no longer matches (sent as new)
-    maybe_arrived: int = 0  # --resume: survey rows in flight when a run was killed; reported, not sent
+    maybe_arrived: int = 0  # of `failed`: survey rows that may have arrived (now or at a kill); never resent
     throttled: int = 0  # answers that said "slow down" (429, 503 with Retry-After); those rows went again
     in_flight: int = 0  # requests on their way now
     level: int = 0  # requests allowed in flight now
@@ -70,6 +71,7 @@ def summary_json(result: ImportResult) -> dict[str, Any]:
         "failed_earlier": stats.failed_earlier,
         "unchanged": stats.unchanged,
         "superseded": stats.superseded,
+        "not_sent": stats.not_sent,
         "changed_since_journal": stats.changed,
         "maybe_arrived": stats.maybe_arrived,
         "elapsed_seconds": round(stats.elapsed, 3),

@@ -81,7 +81,7 @@ def status_error(response: requests.Response, service: str, options: HttpOptions
     retry_after = response.headers.get("Retry-After")
     throttled = status == 429 or (status == 503 and retry_after is not None)
     passed = throttled and options.pass_throttling
-    retried = _after(options.retries) if status in RETRY_STATUSES and not passed else ""
+    retried = _after(retries_made(response)) if status in RETRY_STATUSES and not passed else ""
     what = f"the {service} answered {status} {response.reason or ''}".rstrip() + retried + message_suffix(response)
     if throttled:
         return Throttled(what, status=status, retry_after=parse_retry_after(retry_after))
@@ -131,8 +131,16 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+def retries_made(response: requests.Response) -> int:
+    """The retries urllib3 made before this answer (its Retry keeps their history), not the ones allowed:
+    a survey's 500, 502 or 504 is never retried."""
+    retry = getattr(response.raw, "retries", None)
+    history = getattr(retry, "history", None)
+    return len(history) if isinstance(history, tuple) else 0
+
+
 def _after(retries: int) -> str:
-    """' after 1 retry', ' after 3 retries'; '' when none were allowed."""
+    """' after 1 retry', ' after 3 retries'; '' when none was made."""
     return f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
 
 
