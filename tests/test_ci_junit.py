@@ -230,5 +230,5 @@ def test_a_stopped_import_is_no_green_report(cg, server: Any) -> None:
     assert result.exit_code == 5, result.output
     report = checked("r.xml")
     [stop] = report["failing"]
-    assert stop.name == "3 row(s) not sent: the run stopped"
-    assert "the service fails persistently" in stop.result[0].message
+    assert stop.name == "stopped (the service is unreachable or failing): 3 row(s) not sent"
+    assert "the service fails persistently" in stop.result[0].text  # the stop, as the error line said it
