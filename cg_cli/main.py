@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from cg_cli import __version__
 from cg_cli.constants import ENV_DEBUG, ENV_OUTPUT
-from cg_cli.errors import Terminated
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -25,6 +23,8 @@ def _on_ctrl_c(signum: int, frame: object) -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    from cg_cli.errors import Terminated  # loaded by then: imported here to keep `cg --version` light
+
     raise Terminated
 
 
@@ -35,12 +35,15 @@ def main() -> int:
         return _main()
     except KeyboardInterrupt:  # while modules load, or anywhere the command's own handling does not reach
         return ended("interrupted", EXIT_INTERRUPTED, json_output=json_requested(sys.argv[1:]))
-    except Terminated:
-        return ended("terminated", EXIT_TERMINATED, json_output=json_requested(sys.argv[1:]))
     except Exception as exc:
         if not (_ctrl_c_seen or caused_by_ctrl_c(exc)):
             raise
         return ended("interrupted", EXIT_INTERRUPTED, json_output=json_requested(sys.argv[1:]))
+    except BaseException as exc:  # SystemExit goes on; SIGTERM's Terminated (only once a command runs) ends here
+        errors = sys.modules.get("cg_cli.errors")
+        if errors is None or not isinstance(exc, errors.Terminated):
+            raise
+        return ended("terminated", EXIT_TERMINATED, json_output=json_requested(sys.argv[1:]))
 
 
 def ended(word: str, code: int, *, json_output: bool) -> int:
@@ -50,6 +53,8 @@ def ended(word: str, code: int, *, json_output: bool) -> int:
     sys.stderr.flush()
     render = sys.modules.get("cg_cli.output.render")
     if json_output and not getattr(render, "documents_written", 0):
+        import json
+
         sys.stdout.write(json.dumps({"ok": False, "exit_code": code, "error": word, "hint": None}, indent=2) + "\n")
         sys.stdout.flush()
     return code
