@@ -12,7 +12,7 @@ import typer
 from typer import _click as click  # typer 0.28 vendors click; the pin in pyproject.toml keeps it
 
 from cg_cli.commands.common import SuggestingGroup, apply_global_options, global_params, new_app, show_help
-from cg_cli.constants import ENVIRONMENT_HELP
+from cg_cli.constants import COMPLETE_VARIABLE, ENVIRONMENT_HELP
 from cg_cli.main import ended, json_requested
 
 # Each command group lives in its own module, imported only when it runs (or
@@ -25,9 +25,6 @@ COMMAND_MODULES = {
     "completion": "cg_cli.commands.completion",
     "help": "cg_cli.commands.help",
 }
-
-
-COMPLETE_VARIABLE = "_CG_COMPLETE"
 
 
 class CgGroup(SuggestingGroup):
@@ -71,6 +68,10 @@ class CgGroup(SuggestingGroup):
         if os.environ.get(COMPLETE_VARIABLE):  # the shell asks for completions (`cg completion bash`)
             from typer.completion import completion_init  # type: ignore[attr-defined]
 
+            from cg_cli.commands.completion_answers import answer
+
+            if answer(self, os.environ[COMPLETE_VARIABLE]):
+                return _exit(0, standalone_mode)
             completion_init()
             kwargs["complete_var"] = COMPLETE_VARIABLE
         try:
@@ -84,9 +85,13 @@ class CgGroup(SuggestingGroup):
         except typer.Abort:
             click.echo("Aborted.", err=True)
             code = 1
-        if standalone_mode:
-            sys.exit(code)
-        return code
+        return _exit(code, standalone_mode)
+
+
+def _exit(code: int, standalone_mode: bool) -> int:
+    if standalone_mode:
+        sys.exit(code)
+    return code
 
 
 def _usage_error(exc: click.ClickException, *, json_output: bool) -> int:

@@ -13,6 +13,7 @@ ENV_CONFIGURATION = "CG_CONFIGURATION"
 ENV_MAPPINGS_FILE = "CG_MAPPINGS_FILE"
 ENV_OUTPUT = "CG_OUTPUT"
 ENV_DEBUG = "CG_DEBUG"
+COMPLETE_VARIABLE = "_CG_COMPLETE"  # set by the completion scripts (never by users): what the shell asks
 
 ENVIRONMENT_HELP = {
     ENV_CLIENT_ID: "OAuth2 client id of the Connected App",

@@ -241,10 +241,10 @@ def test_bash_completion_completes_commands_and_options(tmp_path: Path) -> None:
 
     if shutil.which("bash") is None:
         pytest.skip("no bash")
-    script = (
+    script = (  # as bash calls the function: the line up to the cursor, and the word being completed as $2
         "source <(cg completion bash); "
-        'COMP_WORDS=(cg rec); COMP_CWORD=1; _cg_completion cg; echo "1:${COMPREPLY[*]}"; '
-        'COMP_WORDS=(cg records put --ma); COMP_CWORD=3; _cg_completion cg; echo "2:${COMPREPLY[*]}"'
+        'COMP_LINE="cg rec"; COMP_POINT=6; _cg_completion cg rec cg; echo "1:${COMPREPLY[*]}"; '
+        'COMP_LINE="cg records put --ma"; COMP_POINT=19; _cg_completion cg --ma put; echo "2:${COMPREPLY[*]}"'
     )
     env = {**os.environ, "PATH": f"{Path(CG).parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=30)
