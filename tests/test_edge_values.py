@@ -309,9 +309,20 @@ def test_a_failed_file_reads_back_to_the_values_it_was_given(tmp_path: Path, cod
     encoding = None if codec.startswith("utf-8") else codec
     with RecordFile(str(path), options=ReadOptions(encoding=encoding, delimiter=",")) as records:
         back = [(row.original[0], row.original[1], row.original[3]) for row in records if row.error is None]
-    assert back == [(a, b, error.replace("\x00", "\\x00")) for a, b in fitting]  # a NUL would refuse the file
+    # A value the reader fails as mojibake (its legacy bytes are all UTF-8) comes back as those bytes meant it.
+    meant = [(_as_meant(a, codec), _as_meant(b, codec)) for a, b in fitting]
+    assert back == [(a, b, error.replace("\x00", "\\x00")) for a, b in meant]  # a NUL would refuse the file
     with path.open(encoding="utf-8-sig" if path.read_bytes()[:3] == b"\xef\xbb\xbf" else codec, newline="") as f:
-        assert [tuple(r[:2]) for r in list(csv.reader(f))[1:]] == [tuple(c) for c in fitting]  # a csv peer agrees
+        assert [tuple(r[:2]) for r in list(csv.reader(f))[1:]] == [tuple(c) for c in meant]  # a csv peer agrees
+
+
+def _as_meant(cell: str, codec: str) -> str:
+    if codec.startswith("utf") or cell.isascii():
+        return cell
+    try:
+        return cell.encode(codec).decode("utf-8")
+    except UnicodeDecodeError:
+        return cell
 
 
 def _fits(text: str, codec: str) -> bool:
@@ -397,3 +408,21 @@ def test_a_utf8_row_in_a_legacy_input_reaches_the_failed_file_as_it_was_meant(cg
     again = cg("records", "import", failed, "--mapping", "accounts", "--encoding", "cp1252")
     assert again.exit_code == 0, again.output
     assert sorted(r["record"]["Account Name"] for r in sandbox.records()) == ["Café", "Zoë"]
+
+
+@pytest.mark.parametrize(
+    ("given", "back"),
+    [("Zo\u00c3\u00ab", "Zoë"), ("\u00e0\u00a0\u00a0", "\u0820"), ("é Ã«", "é Ã«"), ("Café", "Café")],
+)
+def test_only_a_value_the_reader_fails_as_mojibake_is_written_as_meant(tmp_path: Path, given: str, back: str) -> None:
+    """Whole-value rule, as the reader's: 'é Ã«' (not UTF-8 as a whole) is sent as it is, so it is kept."""
+    from cg_cli.importing.failed_file import FailedFile
+    from cg_cli.records.readers import ReadOptions, RecordFile, Row
+
+    path = tmp_path / "f.csv"
+    failed = FailedFile(path, "csv", ["A"], append=False, encoding="latin-1")
+    failed.write(Row(1, {}, [given]), "refused")
+    failed.write(Row(2, {}, ["ok"]), "Ã© in a message: the file becomes UTF-8")
+    failed.close()
+    with RecordFile(str(path), options=ReadOptions(encoding="latin-1", delimiter=",")) as records:
+        assert [row.original[0] for row in records] == [back, "ok"]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cg_cli.errors import UsageError
+from cg_cli.records.encodings import mojibake
 from cg_cli.records.readers import ERROR_COLUMN, RESERVED_COLUMNS, ROW_COLUMN, Row
 
 
@@ -90,8 +91,8 @@ class FailedFile:
             cells = row.original if isinstance(row.original, list) else []
             if len(cells) == self._width:  # a ragged row is kept exactly as it was
                 cells = [cells[i] for i in self._keep]
-            if self.encoding == "utf-8-sig" and not _fits("".join(cells), self._read_as):
-                cells = [as_meant(cell, self._read_as) for cell in cells]
+            if self.encoding == "utf-8-sig" and not codecs.lookup(self._read_as).name.startswith("utf"):
+                cells = [as_meant(cell, self._read_as) if isinstance(cell, str) else cell for cell in cells]
             # A NUL in a server's message: cg refuses a CSV holding one, and the file would not import again.
             return self._csv_line([*cells, row.number, error.replace("\x00", "\\x00")])
         if isinstance(row.original, dict):
@@ -159,16 +160,12 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 
 def as_meant(value: str, read_as: str) -> str:
-    """`value` read in a legacy encoding from bytes that were UTF-8 (the row failed as mojibake), as those
-    bytes meant it: in the UTF-8 failed file it then reads back right with the same options."""
-
-    def meant(run: re.Match[str]) -> str:
-        try:
-            return run.group().encode(read_as).decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            return run.group()
-
-    return _NON_ASCII_RUN.sub(meant, value)
+    """`value` as its bytes meant it when the reader fails it as mojibake (read in a legacy encoding, the
+    whole value's bytes are UTF-8): in the UTF-8 failed file it then reads back right with the same options.
+    Any other value (one the reader would send) is kept as it was given."""
+    if mojibake(value, read_as) is None:
+        return value
+    return value.encode(read_as).decode("utf-8")
 
 
 def _is_utf8(data: bytes) -> bool:
