@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
+from cg_cli.main import requested_output
+
 FORWARDED = (signal.SIGINT, signal.SIGTERM)
 USAGE_ERROR = 2
 
@@ -55,21 +57,6 @@ def command_line(environ: Mapping[str, str]) -> list[str]:
 
 def user_args(environ: Mapping[str, str]) -> list[str]:
     return shlex.split(environ.get("INPUT_ARGS", ""))
-
-
-def asks_for_text(args: list[str]) -> bool:
-    """The last -o/--output among the action's `args` (before a `--`) says text."""
-    said = None
-    for index, arg in enumerate(args):
-        if arg == "--":
-            break
-        if arg in ("-o", "--output") and index + 1 < len(args):
-            said = args[index + 1]
-        elif arg.startswith("--output="):
-            said = arg.removeprefix("--output=")
-        elif arg.startswith("-o") and len(arg) > 2:
-            said = arg[2:]
-    return said == "text"
 
 
 def run(args: list[str]) -> tuple[int, bytes]:
@@ -129,7 +116,7 @@ def main() -> int:
         return USAGE_ERROR
     code, stdout = run(args)
     write_outputs(outputs(code, stdout), os.environ)
-    if not asks_for_text(user_args(os.environ)):  # text: cg's stdout is empty for an import
+    if requested_output(user_args(os.environ)) != "text":  # text: cg's stdout is empty for an import
         sys.stdout.buffer.write(stdout)  # cg's JSON document: its workflow commands were already defused
         sys.stdout.flush()
     return code
