@@ -186,7 +186,8 @@ class Delivery:
     def sent_earlier(self, job: Job) -> None:
         """A row the journal saw accepted (a resume): the state, if this run has one, learns it too."""
         key = self.state_key(job)
-        if self._state is not None and key is not None and not self._dry_run:
+        if self.has_state and key is not None:
+            assert self._state is not None
             self._state.remember(key, job.digest)
 
     def settle(self, outcome: Outcome) -> None:

@@ -281,7 +281,7 @@ def ended_before_the_first_row(request: ImportRequest, exc: BaseException) -> Im
     else:
         signal_name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
         result = ImportResult(ImportStats(), stop_signal=signal_name)
-        what = "terminated" if signal_name == "SIGTERM" else "interrupted"
+        what = _stopped_by_signal(signal_name)
         message, code, hint = f"{what} before the first row was sent", SIGNAL_EXIT_CODES[signal_name], None
     return ImportEnded(message, code, run_summary(result, request, None, None), hint=hint)
 
