@@ -50,7 +50,8 @@ class FailedFile:
         self.format = fmt
         self.delimiter = delimiter  # the input's: a semicolon export's failed rows open in the same Excel
         self.encoding = encoding  # the input's, until a line does not fit: then UTF-8 with a BOM
-        self._read_as = encoding  # the input's, for the values that must be written as their bytes meant
+        # A legacy input's encoding: its values the reader fails as mojibake are written as their bytes meant.
+        self._legacy = None if codecs.lookup(encoding).name.startswith("utf") else encoding
         # _row and _error of an earlier failed file are replaced, not repeated.
         self._width = len(header or [])
         self._keep = [i for i, h in enumerate(header or []) if h not in RESERVED_COLUMNS]
@@ -91,8 +92,8 @@ class FailedFile:
             cells = row.original if isinstance(row.original, list) else []
             if len(cells) == self._width:  # a ragged row is kept exactly as it was
                 cells = [cells[i] for i in self._keep]
-            if self.encoding == "utf-8-sig" and not codecs.lookup(self._read_as).name.startswith("utf"):
-                cells = [as_meant(cell, self._read_as) if isinstance(cell, str) else cell for cell in cells]
+            if self.encoding == "utf-8-sig" and self._legacy is not None:
+                cells = [as_meant(cell, self._legacy) if isinstance(cell, str) else cell for cell in cells]
             # A NUL in a server's message: cg refuses a CSV holding one, and the file would not import again.
             return self._csv_line([*cells, row.number, error.replace("\x00", "\\x00")])
         if isinstance(row.original, dict):
