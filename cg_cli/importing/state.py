@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cg_cli.errors import UsageError
 from cg_cli.importing.group_commit import GroupCommit
@@ -149,30 +149,29 @@ class StateStore:
 
 def describe_state(path: Path) -> list[TargetState]:
     """Per target: how many records the state holds (and how many may have arrived), when they were pushed."""
-    if not path.is_file():
-        raise StateError(f"state {path} does not exist")
-    db = _connect(path)
-    try:
-        rows = db.execute(
-            "SELECT t.configuration, t.records_url, t.client_id, count(*), sum(r.status = 'U'), min(r.pushed_at), "
-            "max(r.pushed_at) FROM records r JOIN targets t USING (target) GROUP BY r.target "
-            "ORDER BY t.configuration, t.records_url, t.client_id"
-        ).fetchall()
-    finally:
-        db.close()
+    rows = _read(
+        path,
+        "SELECT t.configuration, t.records_url, t.client_id, count(*), sum(r.status = 'U'), min(r.pushed_at), "
+        "max(r.pushed_at) FROM records r JOIN targets t USING (target) GROUP BY r.target "
+        "ORDER BY t.configuration, t.records_url, t.client_id",
+    )
     return [TargetState(*row) for row in rows]
 
 
 def known_configurations(path: Path) -> list[str]:
     """The configurations the state at `path` was pushed to, at any target (their records forgotten or not)."""
+    return [str(row[0]) for row in _read(path, "SELECT DISTINCT configuration FROM targets ORDER BY configuration")]
+
+
+def _read(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows `sql` finds in the existing state at `path`, opened for this query only."""
     if not path.is_file():
         raise StateError(f"state {path} does not exist")
     db = _connect(path)
     try:
-        rows = db.execute("SELECT DISTINCT configuration FROM targets ORDER BY configuration").fetchall()
+        return db.execute(sql).fetchall()
     finally:
         db.close()
-    return [str(row[0]) for row in rows]
 
 
 def configuration_named(path: Path, given: str, mapping_reference: Callable[[str], str | None]) -> str:
