@@ -209,6 +209,16 @@ SURVEYS_MAPPING = Mapping("responses", "resp-ref", "survey-response", ("Email", 
 
 
 @pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Running inside GitHub Actions: its variables set, the job summary file returned (not created yet)."""
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(Path.cwd()))
+    return summary
+
+
+@pytest.fixture
 def server(make_sandbox: Any, clean_env: Path) -> Any:
     """Start a sandbox serving the import test mappings, which are also in ./cg-mappings.toml."""
     mappings = [ACCOUNTS_MAPPING, CONTACTS_MAPPING, SURVEYS_MAPPING]

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import pytest
-
 from tests.conftest import CLIENT_ID, SECRET, SandboxHandle
 
 MAPPINGS = """[accounts]
@@ -20,15 +18,6 @@ reference = "acc-ref"
 type = "account"
 fields = ["Account Name", "First Name", "Email"]
 """
-
-
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    summary = tmp_path / "summary.md"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    monkeypatch.setenv("GITHUB_WORKSPACE", str(Path.cwd()))
-    return summary
 
 
 def error_lines(stderr: str) -> list[str]:

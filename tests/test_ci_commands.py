@@ -147,14 +147,6 @@ def assert_only_own_commands(output: str, file: str | None = None) -> None:
             assert command.properties["file"] == file, command
 
 
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
-    monkeypatch.setenv("GITHUB_WORKSPACE", str(Path.cwd()))
-    return tmp_path
-
-
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_mappings_check_with_hostile_headings_and_file_name(cg, server: Any, github: Path, output: str) -> None:
     server()

@@ -18,15 +18,6 @@ from tests.test_ci_summary import rendered
 from tests.test_records_import import import_process, wait_for_records, write_accounts
 
 
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    summary = tmp_path / "summary.md"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    monkeypatch.setenv("GITHUB_WORKSPACE", str(Path.cwd()))
-    return summary
-
-
 def write_big(path: Path, rows: int, good: int) -> None:
     """`rows` accounts; from row `good` + 1 on, each with an Email that has no @ (one problem per row)."""
     lines = [f"A{n},{f'a{n}@y.io' if n < good else f'bad{n}'}\n" for n in range(rows)]
