@@ -23,9 +23,9 @@ def _on_ctrl_c(signum: int, frame: object) -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    from cg_cli.errors import Terminated  # loaded by then: imported here to keep `cg --version` light
-
-    raise Terminated
+    # cg_cli.errors was imported whole before this handler was installed (_main): a lookup, never an import
+    # that a SIGTERM landing inside another import would meet half done.
+    raise sys.modules["cg_cli.errors"].Terminated
 
 
 def main() -> int:
@@ -104,11 +104,12 @@ def _main() -> int:
 
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # an ignored Ctrl-C stays ignored
         signal.signal(signal.SIGINT, _on_ctrl_c)
+    from cg_cli.errors import ExitCode  # whole before the SIGTERM handler that raises its Terminated
+
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # likewise an ignored SIGTERM
         signal.signal(signal.SIGTERM, _on_sigterm)
     from cg_cli.cli import app
     from cg_cli.commands.common import AppState
-    from cg_cli.errors import ExitCode
 
     try:
         app(prog_name="cg", obj=AppState())

@@ -181,3 +181,52 @@ def test_the_action_writes_its_outputs_when_a_signal_comes_just_after_cg_ended(
         for number, handler in before.items():
             signal.signal(number, handler)
     assert (tmp_path / "out").read_text() == "sent=3\nfailed=0\nexit-code=0\n"
+
+
+def test_sigterm_during_an_import_never_meets_a_half_imported_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SIGTERM handler raises Terminated without importing: a SIGTERM that lands inside another import
+    (cg starting under a cancelled job) met cg_cli.errors half done, an ImportError and exit 1 (seen in CI)."""
+    import builtins
+
+    from cg_cli.errors import Terminated
+
+    imported: list[str] = []
+    real_import = builtins.__import__
+
+    def recording_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        imported.append(name)
+        return real_import(name, *args, **kwargs)
+
+    raised: BaseException | None = None
+    monkeypatch.setattr(builtins, "__import__", recording_import)
+    try:
+        entry._on_sigterm(signal.SIGTERM, None)
+    except BaseException as exc:  # what the handler raised, looked at once the import is back
+        raised = exc
+    finally:
+        monkeypatch.undo()
+    assert isinstance(raised, Terminated) and imported == []
+
+
+def test_the_sigterm_handler_is_installed_only_once_errors_is_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a fresh process _main imports cg_cli.errors itself: it must do so before the handler can run."""
+    import builtins
+
+    events: list[str] = []
+    real_import = builtins.__import__
+
+    def recording_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "cg_cli.errors":
+            events.append("import errors")
+        return real_import(name, *args, **kwargs)
+
+    def install(signum: int, handler: Any) -> None:
+        if signum == signal.SIGTERM:
+            events.append("handler")
+
+    monkeypatch.setattr(builtins, "__import__", recording_import)
+    monkeypatch.setattr(signal, "signal", install)
+    monkeypatch.setattr(signal, "getsignal", lambda signum: signal.SIG_DFL)
+    monkeypatch.setattr(sys, "argv", ["cg", "help"])
+    assert entry._main() == 0
+    assert events[:2] == ["import errors", "handler"]
